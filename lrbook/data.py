@@ -1,0 +1,302 @@
+"""Data sets for the book: offline by default, online loaders kept real.
+
+``load("mnist1d")`` (the default everywhere in the book) generates MNIST-1D
+(Greydanus, 2020) procedurally with the ``mnist1d`` package, so it needs no
+network. ``load("digits")`` uses scikit-learn's bundled 8x8 digits. The image
+sets (``"fashion_mnist"``, ``"cifar10"``, ``"rock_paper_scissors"``) use their
+real online loaders and are cached by them; without a network and without a
+cached copy they fail within seconds with :class:`DatasetUnavailableError`,
+which names the offline alternatives.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import socket
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = [
+    "Dataset",
+    "DatasetUnavailableError",
+    "NAMES",
+    "OFFLINE_NAMES",
+    "load",
+]
+
+#: Every name :func:`load` accepts.
+NAMES = ("mnist1d", "digits", "fashion_mnist", "cifar10", "rock_paper_scissors")
+#: The names that never need a network.
+OFFLINE_NAMES = ("mnist1d", "digits")
+
+_PROBE_TIMEOUT_S = 3.0
+# Where each online data set is downloaded from (host probed before loading).
+_HOSTS = {
+    "fashion_mnist": "storage.googleapis.com",
+    "cifar10": "www.cs.toronto.edu",
+    "rock_paper_scissors": "storage.googleapis.com",
+}
+
+
+class DatasetUnavailableError(RuntimeError):
+    """An online data set was asked for, is not cached, and cannot be downloaded."""
+
+
+@dataclass
+class Dataset:
+    """Train/test (and optional validation) arrays of one data set.
+
+    Inputs are float32, channels-last (``(n, length, 1)`` for MNIST-1D,
+    ``(n, height, width, channels)`` for images); labels are int32 class ids.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    num_classes: int = 10
+    metadata: dict = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple:
+        """Shape of one input, without the batch dimension."""
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def validation_data(self):
+        """``(x_val, y_val)`` for ``fit``, or ``None`` without a validation split."""
+        if self.x_val is None:
+            return None
+        return (self.x_val, self.y_val)
+
+    def __repr__(self) -> str:
+        parts = [f"train={len(self.y_train)}"]
+        if self.y_val is not None:
+            parts.append(f"val={len(self.y_val)}")
+        parts.append(f"test={len(self.y_test)}")
+        return (
+            f"Dataset({self.name!r}, {', '.join(parts)}, input_shape={self.input_shape}, "
+            f"num_classes={self.num_classes})"
+        )
+
+
+def load(
+    name: str = "mnist1d",
+    *,
+    seed: int | None = None,
+    n_train: int | None = None,
+    validation_split: float = 0.0,
+    data_dir: str | None = None,
+) -> Dataset:
+    """Load a data set by name, deterministically for a seed.
+
+    Args:
+        name: one of :data:`NAMES`.
+        seed: seed of the generation (MNIST-1D; default 42, which gives the
+            published data set), of the train/test split (digits; default 0)
+            and of the validation split (all).
+        n_train: number of training samples before the validation split.
+            MNIST-1D: any multiple of 8 (default 4000, the published size;
+            16000 is the larger variant), with a test set a quarter that size.
+            Other data sets: a seeded subset of the training set (default: all).
+        validation_split: fraction of the training samples held out, stratified
+            by class, as ``x_val``/``y_val``. ``0`` gives no validation set.
+        data_dir: cache folder of the online loaders (default: Keras's).
+
+    Returns:
+        A :class:`Dataset`.
+
+    Raises:
+        ValueError: unknown name, non-positive ``n_train``, or a
+            ``validation_split`` outside ``[0, 1)``.
+        DatasetUnavailableError: an online data set that is not cached and
+            cannot be reached; the message names the offline alternatives.
+
+    Example:
+        >>> data = load("mnist1d", n_train=4000, validation_split=0.2)
+        >>> data.x_train.shape, data.x_val.shape, data.x_test.shape
+        ((3200, 40, 1), (800, 40, 1), (1000, 40, 1))
+    """
+    if name not in NAMES:
+        raise ValueError(f"Argument `name` must be one of {NAMES}. Received: name={name!r}")
+    if n_train is not None and (not isinstance(n_train, (int, np.integer)) or n_train <= 0):
+        raise ValueError(f"Argument `n_train` must be a positive integer. Received: n_train={n_train!r}")
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(
+            f"Argument `validation_split` must be in [0, 1). Received: validation_split={validation_split!r}"
+        )
+
+    if name == "mnist1d":
+        data = _load_mnist1d(seed=42 if seed is None else seed, n_train=n_train or 4000)
+    elif name == "digits":
+        data = _load_digits(seed=0 if seed is None else seed)
+    else:
+        data = _load_online(name, data_dir=data_dir)
+
+    rng = np.random.default_rng(0 if seed is None else seed)
+    if n_train is not None and name != "mnist1d":
+        if n_train > len(data.y_train):
+            raise ValueError(
+                f"Argument `n_train` must be at most {len(data.y_train)} for {name!r}. "
+                f"Received: n_train={n_train}"
+            )
+        keep = np.sort(rng.permutation(len(data.y_train))[:n_train])
+        data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
+    if validation_split > 0:
+        train_idx, val_idx = _stratified_split(data.y_train, validation_split, rng)
+        data.x_val, data.y_val = data.x_train[val_idx], data.y_train[val_idx]
+        data.x_train, data.y_train = data.x_train[train_idx], data.y_train[train_idx]
+    data.metadata.update(seed=seed, n_train=len(data.y_train), validation_split=validation_split)
+    return data
+
+
+def _stratified_split(y: np.ndarray, fraction: float, rng: np.random.Generator):
+    """Indices (train, held-out) with ``fraction`` of each class held out."""
+    held = []
+    for cls in np.unique(y):
+        idx = np.flatnonzero(y == cls)
+        k = int(round(fraction * len(idx)))
+        held.append(rng.permutation(idx)[:k])
+    held = np.sort(np.concatenate(held))
+    mask = np.ones(len(y), dtype=bool)
+    mask[held] = False
+    return np.flatnonzero(mask), held
+
+
+@functools.lru_cache(maxsize=8)
+def _mnist1d_arrays(seed: int, n_train: int):
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.seed = int(seed)
+    args.num_samples = n_train * 5 // 4
+    args.train_split = n_train / args.num_samples
+    # make_dataset reseeds NumPy's and Python's global RNGs: give them back.
+    np_state, py_state = np.random.get_state(), random.getstate()
+    try:
+        raw = make_dataset(args)
+    finally:
+        np.random.set_state(np_state)
+        random.setstate(py_state)
+    return (
+        raw["x"].astype("float32")[..., None],
+        raw["y"].astype("int32"),
+        raw["x_test"].astype("float32")[..., None],
+        raw["y_test"].astype("int32"),
+    )
+
+
+def _load_mnist1d(seed: int, n_train: int) -> Dataset:
+    if n_train % 8:
+        raise ValueError(
+            f"Argument `n_train` must be a multiple of 8 for 'mnist1d'. Received: n_train={n_train}"
+        )
+    x, y, xt, yt = (a.copy() for a in _mnist1d_arrays(seed, n_train))
+    return Dataset(
+        "mnist1d", x, y, xt, yt, num_classes=10,
+        metadata={"source": "mnist1d.data.make_dataset (procedural, offline)", "generation_seed": seed},
+    )
+
+
+def _load_digits(seed: int) -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    bunch = load_digits()
+    x = (bunch.images / 16.0).astype("float32")[..., None]
+    y = bunch.target.astype("int32")
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=0.25, random_state=seed, stratify=y
+    )
+    return Dataset(
+        "digits", x_train, y_train, x_test, y_test, num_classes=10,
+        metadata={"source": "sklearn.datasets.load_digits (bundled, offline)"},
+    )
+
+
+def _keras_cache_dir(data_dir: str | None) -> str:
+    if data_dir:
+        return data_dir
+    base = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))
+    return os.path.join(base, "datasets")
+
+
+def _is_cached(name: str, data_dir: str | None) -> bool:
+    root = _keras_cache_dir(data_dir)
+    if name == "fashion_mnist":
+        folder = os.path.join(root, "fashion-mnist")
+        files = ["train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
+                 "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"]
+        return all(os.path.exists(os.path.join(folder, f)) for f in files)
+    if name == "cifar10":
+        return os.path.isdir(os.path.join(root, "cifar-10-batches-py"))
+    if name == "rock_paper_scissors":
+        tfds_root = data_dir or os.environ.get(
+            "TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
+        return os.path.isdir(os.path.join(tfds_root, "rock_paper_scissors"))
+    return False
+
+
+def _reachable(host: str, port: int = 443, timeout: float = _PROBE_TIMEOUT_S) -> bool:
+    """Whether a TCP connection to ``host:port`` opens within ``timeout`` seconds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _load_online(name: str, data_dir: str | None) -> Dataset:
+    if not _is_cached(name, data_dir) and not _reachable(_HOSTS[name]):
+        raise DatasetUnavailableError(
+            f"Data set {name!r} is not cached and must be downloaded from {_HOSTS[name]}, "
+            f"which could not be reached within {_PROBE_TIMEOUT_S:.0f} s (no network?). "
+            f"Offline, use lrbook.data.load('mnist1d') (procedural MNIST-1D, the book's default) "
+            f"or lrbook.data.load('digits') (scikit-learn's bundled 8x8 digits)."
+        )
+    if name == "rock_paper_scissors":
+        return _load_rock_paper_scissors(data_dir)
+    import keras
+
+    module = {"fashion_mnist": keras.datasets.fashion_mnist, "cifar10": keras.datasets.cifar10}[name]
+    (x, y), (xt, yt) = module.load_data()
+    if x.ndim == 3:
+        x, xt = x[..., None], xt[..., None]
+    return Dataset(
+        name, (x / 255.0).astype("float32"), y.reshape(-1).astype("int32"),
+        (xt / 255.0).astype("float32"), yt.reshape(-1).astype("int32"), num_classes=10,
+        metadata={"source": f"keras.datasets.{name} (online, cached)"},
+    )
+
+
+def _load_rock_paper_scissors(data_dir: str | None, image_size: int = 128) -> Dataset:
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise DatasetUnavailableError(
+            "Data set 'rock_paper_scissors' needs the tensorflow-datasets package "
+            "(pip install tensorflow-datasets). Offline, use lrbook.data.load('mnist1d') "
+            "or lrbook.data.load('digits')."
+        ) from err
+    from lrbook.env import quiet_import_tensorflow
+
+    tf = quiet_import_tensorflow()
+    splits = tfds.load("rock_paper_scissors", split=["train", "test"], as_supervised=True, data_dir=data_dir)
+
+    def to_arrays(ds):
+        ds = ds.map(lambda img, lbl: (tf.image.resize(img, (image_size, image_size)) / 255.0, lbl))
+        xs, ys = zip(*tfds.as_numpy(ds))
+        return np.stack(xs).astype("float32"), np.asarray(ys, dtype="int32")
+
+    (x, y), (xt, yt) = (to_arrays(s) for s in splits)
+    return Dataset(
+        "rock_paper_scissors", x, y, xt, yt, num_classes=3,
+        metadata={"source": "tensorflow_datasets rock_paper_scissors (online, cached)",
+                  "image_size": image_size},
+    )

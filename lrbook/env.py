@@ -1,0 +1,164 @@
+"""The running environment: quiet TensorFlow import, profiles, device and versions.
+
+Every chapter's setup cell calls :func:`setup`. Nothing here trains anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import platform
+import sys
+
+__all__ = [
+    "PROFILES",
+    "resolve_profile",
+    "quiet_import_tensorflow",
+    "device_name",
+    "versions",
+    "in_colab",
+    "setup",
+]
+
+#: The profiles a chapter knows. ``quick`` is what CI runs (under about a
+#: minute a notebook on 2 CPU cores); ``full`` is what the rendered book shows.
+PROFILES = ("quick", "full")
+
+#: Environment variable that selects the profile when a notebook runs with its
+#: default parameters (nbval, a plain Jupyter session).
+PROFILE_ENV = "LRBOOK_PROFILE"
+
+
+def resolve_profile(profile: str | None = None) -> str:
+    """Return the profile to run under.
+
+    An explicit ``profile`` (what papermill injects) wins; ``None`` reads
+    ``$LRBOOK_PROFILE`` and falls back to ``"full"``.
+
+    Raises:
+        ValueError: if the profile is not one of :data:`PROFILES`.
+    """
+    source = "profile"
+    if profile is None:
+        profile = os.environ.get(PROFILE_ENV) or "full"
+        source = f"${PROFILE_ENV}"
+    if profile not in PROFILES:
+        raise ValueError(
+            f"Argument `{source}` must be one of {PROFILES}. Received: {profile!r}"
+        )
+    return profile
+
+
+@contextlib.contextmanager
+def _silenced_fd(fd: int):
+    """Point file descriptor ``fd`` at /dev/null for the duration of the block.
+
+    TensorFlow's C++ logging writes to fd 2 directly, below Python's
+    ``sys.stderr``, so redirecting the Python object is not enough.
+    """
+    try:
+        saved = os.dup(fd)
+    except OSError:  # no such descriptor (some embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(devnull, fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_import_tensorflow():
+    """Import TensorFlow (and Keras) without its C++ start-up log lines.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=2`` unless the user chose a level, selects the
+    TensorFlow backend for Keras unless one is chosen, and silences file
+    descriptor 2 while the import runs. oneDNN stays on.
+
+    Returns:
+        The ``tensorflow`` module.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with _silenced_fd(2):
+        tf = importlib.import_module("tensorflow")
+        importlib.import_module("keras")
+        # The first device query prints the CPU-feature banner; do it here.
+        tf.config.list_physical_devices()
+    with contextlib.suppress(Exception):
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def device_name() -> str:
+    """A short description of the accelerator TensorFlow sees, or the CPU."""
+    tf = quiet_import_tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = []
+        for gpu in gpus:
+            details = {}
+            with contextlib.suppress(Exception):
+                details = tf.config.experimental.get_device_details(gpu)
+            names.append(details.get("device_name", gpu.name))
+        return f"{len(gpus)} x GPU ({', '.join(sorted(set(names)))})"
+    return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def versions() -> dict:
+    """Versions of Python, TensorFlow, Keras, NumPy and lrbook."""
+    tf = quiet_import_tensorflow()
+    import keras
+    import numpy
+
+    from lrbook import __version__
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "lrbook": __version__,
+    }
+
+
+def in_colab() -> bool:
+    """True inside Google Colab."""
+    return "google.colab" in sys.modules
+
+
+def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True) -> dict:
+    """The setup every chapter runs: quiet import, seeds, profile, versions.
+
+    Args:
+        profile: the notebook's ``profile`` parameter (``None`` reads
+            ``$LRBOOK_PROFILE``).
+        seed: global seed for Python, NumPy and the backend.
+        verbose: print one line with profile, device and versions.
+
+    Returns:
+        A dict with ``profile``, ``device`` and the :func:`versions`.
+    """
+    profile = resolve_profile(profile)
+    quiet_import_tensorflow()
+    from lrbook.training import set_seed
+
+    set_seed(seed)
+    info = {"profile": profile, "device": device_name(), **versions()}
+    if verbose:
+        print(
+            f"profile={profile} | device={info['device']} | "
+            + " ".join(f"{k} {v}" for k, v in info.items() if k not in ("profile", "device"))
+        )
+    return info

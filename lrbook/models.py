@@ -1,0 +1,216 @@
+"""The small models the chapters share. Every builder returns an uncompiled
+``keras.Model`` that outputs **logits**; :func:`compile_classifier` adds the
+matching loss (sparse categorical cross-entropy ``from_logits=True``).
+
+Parameter counts with the defaults (MNIST-1D input ``(40, 1)``, 10 classes),
+checked by ``tests/test_models.py``:
+
+=====================================  ==========
+builder                                parameters
+=====================================  ==========
+``mlp((40, 1))``                       78,858
+``cnn1d((40, 1))``                     12,106
+``cnn1d((40, 1), norm="batch")``       12,394
+``cnn2d((8, 8, 1))`` (digits)          21,386
+=====================================  ==========
+"""
+
+from __future__ import annotations
+
+from lrbook.env import quiet_import_tensorflow
+
+quiet_import_tensorflow()
+import keras  # noqa: E402
+
+__all__ = ["NORMS", "mlp", "cnn1d", "cnn2d", "compile_classifier"]
+
+#: Normalization layers a builder can insert after each hidden layer.
+NORMS = (None, "batch", "layer", "group", "instance")
+
+
+def _check(name, value, ok, expected):
+    if not ok:
+        raise ValueError(f"Argument `{name}` must be {expected}. Received: {name}={value!r}")
+
+
+def _norm_layer(norm: str | None, groups: int, name: str):
+    """The normalization layer for ``norm`` (applied over the channel axis)."""
+    if norm is None:
+        return None
+    if norm == "batch":
+        return keras.layers.BatchNormalization(name=name)
+    if norm == "layer":
+        return keras.layers.LayerNormalization(name=name)
+    if norm == "group":
+        return keras.layers.GroupNormalization(groups=groups, name=name)
+    # Instance norm = group norm with one channel per group.
+    return keras.layers.GroupNormalization(groups=-1, name=name)
+
+
+def _validate_common(num_classes, norm, dropout, width):
+    _check("num_classes", num_classes, isinstance(num_classes, int) and num_classes >= 2, "an integer >= 2")
+    _check("norm", norm, norm in NORMS, f"one of {NORMS}")
+    _check("dropout", dropout, 0.0 <= dropout < 1.0, "in [0, 1)")
+    _check("width", width, width > 0, "> 0")
+
+
+def mlp(
+    input_shape,
+    num_classes: int = 10,
+    *,
+    hidden=(256, 256),
+    activation: str = "relu",
+    dropout: float = 0.0,
+    norm: str | None = None,
+    width: float = 1.0,
+    kernel_initializer="glorot_uniform",
+    kernel_regularizer=None,
+    name: str = "mlp",
+) -> keras.Model:
+    """A multilayer perceptron: ``Flatten -> [Dense -> norm -> act -> dropout] * k -> Dense``.
+
+    Args:
+        input_shape: shape of one input, e.g. ``(40, 1)``.
+        num_classes: number of output logits.
+        hidden: units of each hidden layer (before ``width`` scaling).
+        activation: activation of the hidden layers.
+        dropout: dropout rate after each hidden layer.
+        norm: ``None``, ``"batch"`` or ``"layer"`` after each hidden Dense.
+        width: multiplier on every hidden layer's units.
+        kernel_initializer: initializer of every Dense kernel.
+        kernel_regularizer: regularizer of every Dense kernel.
+        name: model name.
+
+    Example:
+        >>> model = mlp((40, 1))
+        >>> model.count_params()
+        78858
+
+    Used in: chapter 1 (optimizers), the regularization chapter.
+    """
+    _validate_common(num_classes, norm, dropout, width)
+    _check("norm", norm, norm in (None, "batch", "layer"), "None, 'batch' or 'layer' for an MLP")
+    _check("hidden", hidden, len(hidden) >= 1 and all(int(h) > 0 for h in hidden), "a non-empty list of positive ints")
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = keras.layers.Flatten()(inputs)
+    for i, units in enumerate(hidden):
+        x = keras.layers.Dense(
+            max(1, int(round(units * width))), kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer, use_bias=norm != "batch", name=f"dense_{i}")(x)
+        layer = _norm_layer(norm, groups=8, name=f"norm_{i}")
+        if layer is not None:
+            x = layer(x)
+        x = keras.layers.Activation(activation, name=f"act_{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    outputs = keras.layers.Dense(
+        num_classes, kernel_initializer=kernel_initializer, kernel_regularizer=kernel_regularizer,
+        name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _conv_net(conv, pool, input_shape, num_classes, filters, kernel_size, norm, groups, dropout,
+              width, activation, kernel_regularizer, name):
+    _validate_common(num_classes, norm, dropout, width)
+    _check("filters", filters, len(filters) >= 1 and all(int(f) > 0 for f in filters),
+           "a non-empty list of positive ints")
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = inputs
+    for i, f in enumerate(filters):
+        channels = max(1, int(round(f * width)))
+        x = conv(channels, kernel_size, padding="same", use_bias=norm != "batch",
+                 kernel_regularizer=kernel_regularizer, name=f"conv_{i}")(x)
+        layer = _norm_layer(norm, groups=min(groups, channels), name=f"norm_{i}")
+        if layer is not None:
+            x = layer(x)
+        x = keras.layers.Activation(activation, name=f"act_{i}")(x)
+        x = pool(2, name=f"pool_{i}")(x)
+    x = keras.layers.Flatten()(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = keras.layers.Dense(num_classes, kernel_regularizer=kernel_regularizer, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def cnn1d(
+    input_shape=(40, 1),
+    num_classes: int = 10,
+    *,
+    filters=(32, 32, 32),
+    kernel_size: int = 5,
+    norm: str | None = None,
+    groups: int = 8,
+    dropout: float = 0.0,
+    width: float = 1.0,
+    activation: str = "relu",
+    kernel_regularizer=None,
+    name: str = "cnn1d",
+) -> keras.Model:
+    """A 1-D CNN for MNIST-1D: ``[Conv1D -> norm -> act -> MaxPool(2)] * k -> Flatten -> [Dropout] -> Dense``.
+
+    With ``norm="batch"`` the convolutions drop their bias (batch norm's
+    ``beta`` replaces it).
+
+    Args:
+        input_shape: shape of one input, ``(length, channels)``.
+        num_classes: number of output logits.
+        filters: channels of each convolution (before ``width`` scaling).
+        kernel_size: convolution kernel length.
+        norm: normalization after each convolution (see :data:`NORMS`).
+        groups: groups of group normalization (capped at the channel count).
+        dropout: dropout rate before the output layer.
+        width: multiplier on every convolution's channels.
+        activation: activation after each convolution.
+        kernel_regularizer: regularizer of every kernel.
+        name: model name.
+
+    Example:
+        >>> cnn1d().count_params(), cnn1d(norm="batch").count_params()
+        (12106, 12394)
+
+    Used in: every chapter (the book's default model).
+    """
+    return _conv_net(keras.layers.Conv1D, keras.layers.MaxPooling1D, input_shape, num_classes, filters,
+                     kernel_size, norm, groups, dropout, width, activation, kernel_regularizer, name)
+
+
+def cnn2d(
+    input_shape=(28, 28, 1),
+    num_classes: int = 10,
+    *,
+    filters=(32, 64),
+    kernel_size: int = 3,
+    norm: str | None = None,
+    groups: int = 8,
+    dropout: float = 0.0,
+    width: float = 1.0,
+    activation: str = "relu",
+    kernel_regularizer=None,
+    name: str = "cnn2d",
+) -> keras.Model:
+    """A 2-D CNN for image data (digits, Fashion-MNIST, CIFAR-10).
+
+    Same structure as :func:`cnn1d` with ``Conv2D`` and ``MaxPooling2D``.
+
+    Example:
+        >>> cnn2d((8, 8, 1)).count_params()
+        21386
+
+    Used in: the schedules chapter (Fashion-MNIST variant), the LR-finder chapter (digits).
+    """
+    return _conv_net(keras.layers.Conv2D, keras.layers.MaxPooling2D, input_shape, num_classes, filters,
+                     kernel_size, norm, groups, dropout, width, activation, kernel_regularizer, name)
+
+
+def compile_classifier(model: keras.Model, optimizer, *, metrics=("accuracy",), **kwargs) -> keras.Model:
+    """Compile ``model`` (which outputs logits) for integer-label classification.
+
+    Returns the model, so ``compile_classifier(cnn1d(), "adam").fit(...)`` reads well.
+    """
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=list(metrics),
+        **kwargs,
+    )
+    return model
