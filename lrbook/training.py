@@ -8,6 +8,7 @@ each arm with the same data order, and returns one row per (arm, seed, epoch).
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -169,7 +170,7 @@ def run_experiment(
         ['adam', 'sgd']
     """
     import pandas as pd
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from lrbook.models import compile_classifier
 
@@ -183,7 +184,7 @@ def run_experiment(
         raise ValueError(f"Argument `seeds` must hold at least one seed. Received: seeds={seeds!r}")
 
     rows = []
-    bar = tqdm(total=len(seeds) * len(arms), disable=not progress, desc="runs")
+    bar = tqdm(total=len(seeds) * len(arms), disable=not progress, desc="runs", file=sys.stderr, mininterval=2.0)
     for seed in seeds:
         set_seed(seed)
         initial = build_model().get_weights()

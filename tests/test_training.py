@@ -1,0 +1,131 @@
+import math
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from lrbook import data, models, training
+from lrbook.stats import welch_t_test
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    ds = data.load("mnist1d", n_train=400, validation_split=0.25)
+    return ds
+
+
+class RecordInitialWeights(keras.callbacks.Callback):
+    seen = []
+
+    def on_train_begin(self, logs=None):
+        RecordInitialWeights.seen.append([w.copy() for w in self.model.get_weights()])
+
+
+def build_tiny():
+    return models.mlp((40, 1), hidden=(16,))
+
+
+def test_arms_share_initial_weights_and_seeds_differ(tiny):
+    RecordInitialWeights.seen = []
+    arms = {
+        "sgd": training.Arm(lambda: keras.optimizers.SGD(0.1), callbacks=lambda: [RecordInitialWeights()]),
+        "adam": training.Arm(lambda: keras.optimizers.Adam(1e-3), callbacks=lambda: [RecordInitialWeights()]),
+    }
+    df = training.run_experiment(build_tiny, arms, tiny, seeds=[0, 1], epochs=2, progress=False)
+    (s0_sgd, s0_adam, s1_sgd, s1_adam) = RecordInitialWeights.seen
+    for a, b in zip(s0_sgd, s0_adam):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(s1_sgd, s1_adam):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(s0_sgd[0], s1_sgd[0])
+    assert len(df) == 2 * 2 * 2
+    assert list(df.columns[:3]) == ["arm", "seed", "epoch"]
+    for col in ("loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "lr", "epoch_time", "time"):
+        assert col in df, col
+    assert df[df.arm == "sgd"].lr.eq(np.float32(0.1)).all()
+    first = df[(df.arm == "adam") & (df.seed == 0)]
+    assert first.time.is_monotonic_increasing
+    np.testing.assert_allclose(first.time, first.epoch_time.cumsum())
+
+
+def test_identical_arms_see_identical_data_order(tiny):
+    arms = {name: training.Arm(lambda: keras.optimizers.SGD(0.05)) for name in ("a", "b")}
+    df = training.run_experiment(build_tiny, arms, tiny, seeds=[3], epochs=2, progress=False)
+    np.testing.assert_allclose(df[df.arm == "a"].loss.to_numpy(), df[df.arm == "b"].loss.to_numpy(), rtol=1e-6)
+
+
+def test_arm_epochs_and_batch_size_override(tiny):
+    arms = {"short": training.Arm("sgd", epochs=1, batch_size=200), "long": training.Arm("sgd")}
+    df = training.run_experiment(build_tiny, arms, tiny, seeds=[0], epochs=3, progress=False, evaluate_test=False)
+    assert df.groupby("arm").epoch.max().to_dict() == {"short": 1, "long": 3}
+    assert "test_accuracy" not in df
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"arms": {}}, "Argument `arms` must name at least one arm"),
+    ({"arms": {"x": "sgd"}}, "Argument `arms` must map names to Arm objects"),
+    ({"seeds": []}, "Argument `seeds` must hold at least one seed"),
+])
+def test_run_experiment_bad_arguments(tiny, kwargs, match):
+    args = {"arms": {"x": training.Arm("sgd")}, "seeds": [0], **kwargs}
+    with pytest.raises(ValueError, match=match):
+        training.run_experiment(build_tiny, args["arms"], tiny, seeds=args["seeds"], epochs=1, progress=False)
+
+
+def test_optimizer_instance_is_rejected(tiny):
+    with pytest.raises(ValueError, match="zero-argument callable"):
+        training.run_experiment(build_tiny, {"x": training.Arm(keras.optimizers.SGD())}, tiny, seeds=[0],
+                                epochs=1, progress=False)
+
+
+def test_set_seed_validates_and_reproduces():
+    training.set_seed(5)
+    a = np.random.rand()
+    training.set_seed(5)
+    assert np.random.rand() == a
+    with pytest.raises(ValueError, match="Argument `seed` must be a non-negative integer. Received: seed=-1"):
+        training.set_seed(-1)
+
+
+@pytest.fixture
+def table():
+    # Two arms, two seeds, three epochs, made by hand.
+    rows = []
+    acc = {("a", 0): [0.5, 0.8, 0.9], ("a", 1): [0.6, 0.7, 0.95], ("b", 0): [0.4, 0.5, 0.6], ("b", 1): [0.3, 0.6, 0.7]}
+    for (arm, seed), values in acc.items():
+        for e, v in enumerate(values, start=1):
+            rows.append({"arm": arm, "seed": seed, "epoch": e, "test_accuracy": v, "time": 2.0 * e})
+    return pd.DataFrame(rows)
+
+
+def test_epochs_to_target_by_hand(table):
+    out = training.epochs_to_target(table, 0.7).set_index(["arm", "seed"])
+    assert out.loc[("a", 0), "epochs"] == 2 and out.loc[("a", 0), "seconds"] == 4.0
+    assert out.loc[("a", 1), "epochs"] == 2
+    assert math.isnan(out.loc[("b", 0), "epochs"]) and math.isnan(out.loc[("b", 0), "seconds"])
+    assert out.loc[("b", 1), "epochs"] == 3
+
+
+def test_compare_by_hand(table):
+    out = training.compare(table, baseline="b")
+    assert list(out.index) == ["a", "b"]
+    assert out.loc["a", "mean"] == pytest.approx(0.925)
+    assert out.loc["a", "std"] == pytest.approx(np.std([0.9, 0.95], ddof=1))
+    assert out.loc["b", "n"] == 2
+    assert out.loc["a", "p_vs_b"] == pytest.approx(welch_t_test([0.9, 0.95], [0.6, 0.7])[2])
+    assert math.isnan(out.loc["b", "p_vs_b"])
+    at2 = training.compare(table, epoch=2)
+    assert at2.loc["b", "mean"] == pytest.approx(0.55)
+    assert at2.loc["a", "time"] == 4.0
+
+
+def test_compare_bad_arguments(table):
+    with pytest.raises(ValueError, match="Argument `metric` must be a column"):
+        training.compare(table, "nope")
+    with pytest.raises(ValueError, match="Argument `epoch` is past every run"):
+        training.compare(table, epoch=9)
+    with pytest.raises(ValueError, match="Argument `baseline` must be one of the arms"):
+        training.compare(table, baseline="c")
+    with pytest.raises(ValueError, match="Argument `metric` must be a column"):
+        training.epochs_to_target(table, 0.5, metric="val")
