@@ -2,7 +2,10 @@
 # The book's one entry point.
 #
 #   ./book.sh build [--profile full|quick] [--only NAME ...]   execute every chapter, render _build/html
-#   ./book.sh test                                            unit tests + every notebook (quick profile)
+#   ./book.sh test                                            the whole test suite:
+#        1. unit tests + every notebook under nbval-lax (quick profile),
+#        2. a quick-profile build of the site,
+#        3. the site in headless Chromium (installed with apt-get when missing and possible).
 #
 # Both create (or reuse) a virtual environment in .venv and install requirements.txt
 # into it first; set LRBOOK_VENV to use another folder, PYTHON to pick the interpreter.
@@ -27,6 +30,17 @@ ensure_env() {
   fi
 }
 
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1; then return; fi
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "[book.sh] installing chromium for the browser test"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "[book.sh] could not install chromium: the browser test will be skipped"
+  else
+    echo "[book.sh] chromium missing and cannot be installed here: the browser test will be skipped"
+  fi
+}
+
 cmd=${1:-}
 shift || true
 case "$cmd" in
@@ -37,7 +51,13 @@ case "$cmd" in
   test)
     ensure_env
     export LRBOOK_PROFILE=quick MPLBACKEND=Agg
-    exec "$VENV/bin/python" -m pytest -n 2 --dist loadfile --nbval-lax tests notebooks "$@"
+    echo "[book.sh] 1/3 unit tests and notebooks (nbval-lax, quick profile)"
+    "$VENV/bin/python" -m pytest -n 2 --dist loadfile --nbval-lax --ignore=tests/site tests notebooks "$@"
+    echo "[book.sh] 2/3 building the quick-profile site"
+    "$VENV/bin/python" -m lrbook.book build --profile quick
+    echo "[book.sh] 3/3 the site in a browser"
+    ensure_chromium
+    LRBOOK_SITE=_build/html exec "$VENV/bin/python" -m pytest tests/site -rs
     ;;
   *)
     echo "usage: ./book.sh build [--profile full|quick] [--only NAME ...] | ./book.sh test" >&2

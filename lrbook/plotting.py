@@ -51,6 +51,10 @@ def plot_curves(df, metric: str = "test_accuracy", *, x: str = "epoch", by: str 
         elif band == "minmax" and n > 1:
             ax.fill_between(mean.index, g.min(), g.max(), color=line.get_color(), alpha=0.18, lw=0)
     ax.set_xlabel({"epoch": "epoch", "time": "training time (s)"}.get(x, x))
+    if x == "epoch":
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(ylabel or metric.replace("_", " "))
     if logy:
         ax.set_yscale("log")

@@ -1,0 +1,139 @@
+"""The rendered site in a real browser (headless Chromium through Playwright).
+
+Run after a build: ``LRBOOK_SITE=_build/html pytest tests/site`` (``./book.sh test`` does it
+on a freshly built quick-profile site). Skips, saying why, only where Chromium is missing.
+Screenshots of every page go to ``_build/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import socketserver
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = Path(os.environ.get("LRBOOK_SITE", ROOT / "_build" / "html"))
+SHOTS = ROOT / "_build" / "screenshots"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+# Console messages every Jupyter Book v1 page prints, harmless (see the project brief).
+KNOWN_NOISE = ("'THEBE_JS_URL' has already been declared", "Got invalid theme mode")
+
+pytestmark = [
+    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"),
+    pytest.mark.skipif(not (SITE / "index.html").exists(), reason=f"no built site at {SITE}"),
+]
+
+
+def toc_pages() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+    for part in toc.get("parts", []):
+        pages += [c["file"] for c in part.get("chapters", [])]
+    pages += [c["file"] for c in toc.get("chapters", [])]
+    return pages
+
+
+PAGES = toc_pages()
+CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = socketserver.TCPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(SITE)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+def open_page(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" and not any(n in m.text for n in KNOWN_NOISE) else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}")
+            if not any(n in str(e) for n in KNOWN_NOISE) else None)
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
+            if r.status >= 400 and r.url.startswith("http://127.0.0.1") else None)
+    response = page.goto(url, wait_until="networkidle")
+    return page, response, problems
+
+
+@pytest.mark.parametrize("doc", PAGES)
+def test_page_loads_cleanly_with_images_and_math(browser, server, doc):
+    page, response, problems = open_page(browser, f"{server}/{doc}.html")
+    try:
+        assert response.status == 200
+        page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise",
+                               timeout=10_000)
+        page.wait_for_timeout(500)
+        broken = page.evaluate(
+            "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+        assert broken == [], f"{doc}: images that did not load: {broken}"
+        html = page.content()
+        has_math = "math notranslate" in html
+        if has_math:
+            rendered = page.evaluate("() => document.querySelectorAll('mjx-container').length")
+            assert rendered > 0, f"{doc}: has math but MathJax rendered none"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / (doc.replace("/", "_") + ".png")), full_page=True)
+        assert problems == [], f"{doc}: " + "; ".join(problems)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("doc", CHAPTERS)
+def test_chapter_colab_badge_launch_button_and_download(browser, server, doc):
+    repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
+    expected = (f"https://colab.research.google.com/github/{repo}/blob/{CONFIG['repository']['branch']}/"
+                f"{doc}.ipynb")
+    page, _, _ = open_page(browser, f"{server}/{doc}.html")
+    try:
+        badge = page.locator("article a:has(img[alt='Open in Colab'])").first
+        assert badge.get_attribute("href") == expected
+        launch = page.locator(f"a[href='{expected}']")
+        assert launch.count() >= 2, "the launch button (rocket menu) must point to Colab too"
+        download = page.locator("a[href$='.ipynb'][href*='_sources']").first
+        href = download.get_attribute("href")
+        result = page.request.get(f"{server}/{doc.rsplit('/', 1)[0]}/{href}")
+        assert result.status == 200 and b'"cells"' in result.body()
+    finally:
+        page.close()
+
+
+def test_search_finds_a_word_from_a_chapter(browser, server):
+    page, _, _ = open_page(browser, f"{server}/search.html?q=Nesterov")
+    try:
+        page.wait_for_selector("#search-results li", timeout=15_000)
+        hits = page.locator("#search-results li a").all_inner_texts()
+        assert any(re.search("Training basics", h) for h in hits), hits
+    finally:
+        page.close()
