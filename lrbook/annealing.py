@@ -82,8 +82,8 @@ def anneal_cos(start, end, pos, xp=np):
     last bit near ``pos=0``.
 
     Example:
-        >>> float(anneal_cos(1.0, 0.0, 0.5))
-        0.5
+        >>> [round(float(anneal_cos(1.0, 0.0, p)), 4) for p in (0.0, 0.25, 0.5, 1.0)]
+        [1.0, 0.8536, 0.5, 0.0]
 
     Args:
         start: value at ``pos=0``.
