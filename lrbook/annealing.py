@@ -259,7 +259,12 @@ def rampup_exp_decay(epoch, start_lr, min_lr, max_lr, rampup_epochs, sustain_epo
 
 
 def triangular_scale(x):
-    """The ``triangular`` policy's scale: 1 for every cycle (Smith, 2017)."""
+    """The ``triangular`` policy's scale: 1 for every cycle (Smith, 2017).
+
+    Example:
+        >>> triangular_scale(3)
+        1.0
+    """
     del x
     return 1.0
 
@@ -271,12 +276,21 @@ def triangular2_scale(cycle):
     def triangular2_scale(cycle):
         return 1 / 2 ** (cycle - 1)
     ```
+
+    Example:
+        >>> [triangular2_scale(c) for c in (1, 2, 3)]
+        [1.0, 0.5, 0.25]
     """
     return 1.0 / (2.0 ** (cycle - 1.0))
 
 
 def exponential_scale(step, gamma):
-    """The ``exp_range`` policy's scale: ``gamma ** step``."""
+    """The ``exp_range`` policy's scale: ``gamma ** step``.
+
+    Example:
+        >>> exponential_scale(2, 0.5)
+        0.25
+    """
     return gamma**step
 
 
@@ -330,6 +344,11 @@ def one_cycle_phase_ends(total_steps, pct_start, three_phase=False):
         >>> one_cycle_phase_ends(100, 0.25)
         (24.0, 99.0)
 
+    Args:
+        total_steps: number of updates in training.
+        pct_start: fraction of the updates spent increasing the learning rate.
+        three_phase: PyTorch's three-phase variant.
+
     Returns:
         A tuple of Python floats.
     """
@@ -353,6 +372,17 @@ def one_cycle(step, max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", d
         >>> float(one_cycle(0, 1.0, 100)), float(one_cycle(99, 1.0, 100))
         (0.04, 4e-06)
 
+    Args:
+        step: the update(s), float.
+        max_lr: the peak learning rate.
+        total_steps: number of updates in training.
+        pct_start: fraction of the updates spent increasing the rate.
+        anneal_strategy: ``"cos"`` or ``"linear"``.
+        div_factor: ``initial_lr = max_lr / div_factor``.
+        final_div_factor: ``min_lr = initial_lr / final_div_factor``.
+        three_phase: PyTorch's three-phase variant.
+        xp: array namespace (NumPy or ``keras.ops``).
+
     Returns:
         The learning rate(s).
     """
@@ -375,6 +405,16 @@ def one_cycle_momentum(step, total_steps, pct_start=0.3, anneal_strategy="cos", 
     Example:
         >>> float(one_cycle_momentum(0, 100)), float(one_cycle_momentum(99, 100))
         (0.95, 0.95)
+
+    Args:
+        step: the update(s), float.
+        total_steps: number of updates in training.
+        pct_start: fraction of the updates spent increasing the learning rate.
+        anneal_strategy: ``"cos"`` or ``"linear"``.
+        three_phase: PyTorch's three-phase variant.
+        base_momentum: the lowest momentum, at the learning-rate peak.
+        max_momentum: the momentum at the start and at the end.
+        xp: array namespace (NumPy or ``keras.ops``).
 
     Returns:
         The momentum value(s).

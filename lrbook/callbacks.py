@@ -57,6 +57,16 @@ class ScheduleTrace:
         return pd.DataFrame(data)
 
 
+def _evaluate(schedule, steps):
+    """``schedule`` at every step, as floats: vectorized, or step by step for a schedule
+    that only takes a scalar (Keras's ``CosineDecay`` with warmup uses ``ops.cond``)."""
+    try:
+        values = np.asarray(keras.ops.convert_to_numpy(schedule(steps)), dtype=np.float64)
+        return np.broadcast_to(values, steps.shape).tolist()
+    except Exception:  # noqa: BLE001 - any failure of the vector call: fall back to scalars
+        return [float(keras.ops.convert_to_numpy(schedule(int(step)))) for step in steps]
+
+
 @keras.saving.register_keras_serializable(package="lrbook")
 class ScheduleRecorder(keras.callbacks.Callback):
     """Records the learning rate and momentum of every optimizer update during ``fit``.
@@ -159,13 +169,11 @@ class ScheduleRecorder(keras.callbacks.Callback):
             return
         self._steps.extend(steps.tolist())
         self._epochs.extend([epoch] * len(steps))
-        self._lr.extend(np.asarray(keras.ops.convert_to_numpy(self._lr_schedule()(steps)),
-                                   dtype=np.float64).reshape(-1).tolist())
+        self._lr.extend(_evaluate(self._lr_schedule(), steps))
         if self._has_momentum:
             schedule = self._momentum_schedule()
             if schedule is not None:
-                values = np.asarray(keras.ops.convert_to_numpy(schedule(steps)), dtype=np.float64)
-                self._mom.extend(np.broadcast_to(values, steps.shape).tolist())
+                self._mom.extend(_evaluate(schedule, steps))
             else:  # a constant float momentum
                 self._mom.extend([current_momentum(self.model.optimizer)] * len(steps))
 

@@ -80,6 +80,13 @@ def test_keras_optimizer_with_schedule_and_constant_momentum():
     np.testing.assert_allclose(trace.momentum, 0.9, rtol=1e-7)
 
 
+def test_keras_schedule_that_needs_scalar_steps():
+    # Keras's CosineDecay with warmup uses ops.cond, which a vector of steps cannot take.
+    sched = keras.optimizers.schedules.CosineDecay(0.01, 6, warmup_target=0.1, warmup_steps=2)
+    recorder, _, _ = fit(keras.optimizers.SGD(sched))
+    np.testing.assert_allclose(recorder.trace.lr, [float(sched(i)) for i in range(8)], rtol=1e-7)
+
+
 def test_optimizer_without_momentum_and_frame():
     recorder, _, _ = fit(keras.optimizers.Adagrad(0.05), epochs=1)
     trace = recorder.trace
