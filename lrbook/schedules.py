@@ -68,7 +68,11 @@ def _fail(name, value, expected):
 
 
 def _real(name, value, *, low=None, high=None, low_open=False):
-    """``value`` as a float, checked against ``[low, high]`` (``(low, high]`` if ``low_open``)."""
+    """``value`` checked against ``[low, high]`` (``(low, high]`` if ``low_open``).
+
+    A Python int or float is kept as given (so ``get_config`` returns what the
+    user passed); a NumPy scalar or a scalar tensor becomes a float.
+    """
     if isinstance(value, (bool, str)) or value is None:
         _fail(name, value, "a real number")
     try:
@@ -83,7 +87,7 @@ def _real(name, value, *, low=None, high=None, low_open=False):
         if high is not None:
             expected += f" and <= {high:g}"
         _fail(name, value, expected)
-    return number
+    return value if type(value) in (int, float) else number
 
 
 def _integer(name, value, *, low):
@@ -184,7 +188,8 @@ class Warmup(_Schedule):
         if not isinstance(schedule, _Schedule):
             if isinstance(schedule, (bool, str)) or not isinstance(schedule, numbers.Real) or schedule < 0:
                 _fail("schedule", schedule, "a LearningRateSchedule or a float >= 0")
-            schedule = float(schedule)
+            if type(schedule) not in (int, float):
+                schedule = float(schedule)
         self.schedule = schedule
         self.warmup_steps = _integer("warmup_steps", warmup_steps, low=0)
         self.initial_learning_rate = _real("initial_learning_rate", initial_learning_rate, low=0.0)
