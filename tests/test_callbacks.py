@@ -6,7 +6,6 @@ import doctest
 import json
 
 import numpy as np
-import pytest
 
 from lrbook.env import quiet_import_tensorflow
 
