@@ -213,7 +213,53 @@ def _stage(profile: str) -> Path:
             + f"Run: python -m lrbook.book execute --profile {profile}"
         )
     shutil.copy2(_manifest_path(profile), src / "book" / "manifest.json")
+    (src / "book" / "results.md").write_text(results_page(profile, src / "notebooks", manifest))
     return src
+
+
+def _title(nb_file: Path) -> str:
+    nb = json.loads(nb_file.read_text())
+    for cell in nb["cells"]:
+        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        if cell["cell_type"] == "markdown" and src.startswith("# "):
+            return src.splitlines()[0][2:].strip()
+    return nb_file.stem
+
+
+def results_page(profile: str, executed: Path, manifest: dict) -> str:
+    """The "Results at a glance" page: every chapter's headlines, read from its executed copy."""
+    from lrbook.notebook import HEADLINES_NAME, read_glued
+
+    runtime = manifest.get("runtime", {})
+    lines = [
+        "# Results at a glance",
+        "",
+        "The headline numbers of every chapter, read by the build from the executed notebooks",
+        "(nothing on this page is typed by hand). Follow a chapter's link for the setting, the",
+        "figures and the caveats.",
+        "",
+        f"These results come from the **{profile}** profile on **{runtime.get('device', '?')}**, with "
+        f"TensorFlow {runtime.get('tensorflow', '?')}, Keras {runtime.get('keras', '?')}, "
+        f"NumPy {runtime.get('numpy', '?')} and lrbook {runtime.get('lrbook', '?')}"
+        + (" (the quick profile is CI's small version: its numbers are not the book's)."
+           if profile == "quick" else "."),
+        "",
+    ]
+    for nb_path in notebooks():
+        done = executed / nb_path.name
+        rel = nb_path.relative_to(ROOT).as_posix()
+        entry = manifest["notebooks"].get(rel, {})
+        heads = json.loads(read_glued(done).get(HEADLINES_NAME, "[]")) if done.exists() else []
+        lines += [f"## {_title(done)}", "", f"[Read the chapter](../{rel}).", ""]
+        if heads:
+            lines += ["| result | value | n | setting |", "|---|---|---|---|"]
+            for h in heads:
+                lines.append(f"| {h['label']} | {h['value']} | {h['n'] if h['n'] is not None else ''} "
+                             f"| {h['note']} |")
+            lines.append("")
+        lines += [f"Executed in {entry.get('wall_time_s', '?')} s "
+                  f"(started {entry.get('started', '?')}, parameters `{entry.get('parameters', {})}`).", ""]
+    return "\n".join(lines) + "\n"
 
 
 def render(profile: str) -> Path:

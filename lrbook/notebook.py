@@ -7,10 +7,16 @@ plain Jupyter): the value is kept in :data:`GLUED` and nothing breaks.
 
 from __future__ import annotations
 
-__all__ = ["GLUED", "Text", "glue", "glue_summary"]
+import json
+
+__all__ = ["GLUED", "HEADLINES", "HEADLINES_NAME", "Text", "glue", "glue_summary", "headline", "glue_headlines", "read_glued"]
 
 #: Everything glued in this kernel, by name (for tests and the results page).
 GLUED: dict = {}
+#: The chapter's headline results, in order (see :func:`headline`).
+HEADLINES: list = []
+#: The glue name under which :func:`glue_headlines` stores the chapter's headlines.
+HEADLINES_NAME = "lrbook_headlines"
 
 
 class Text(str):
@@ -63,3 +69,40 @@ def glue_summary(prefix: str, summary, *, digits: int = 3, scale: float = 1.0):
     glue(f"{prefix}_std", float(std))
     glue(f"{prefix}_n", int(summary.n))
     return summary
+
+
+def headline(label: str, value: str, *, n: int | None = None, note: str = "") -> None:
+    """Record one headline result of the chapter for the book's "Results at a glance" page.
+
+    Args:
+        label: what was measured, e.g. ``"Best tuned optimizer (test accuracy)"``.
+        value: the result as text, e.g. ``"AdamW: 0.912 ± 0.004"``; compute it, never type it.
+        n: the number of seeds behind it.
+        note: the setting, e.g. ``"MNIST-1D, cnn1d, 15 epochs"``.
+    """
+    if not label:
+        raise ValueError(f"Argument `label` must be a non-empty string. Received: label={label!r}")
+    HEADLINES.append({"label": str(label), "value": str(value), "n": n, "note": str(note)})
+
+
+def glue_headlines() -> list:
+    """Glue the recorded headlines (as JSON) under :data:`HEADLINES_NAME`; call once, at the end."""
+    glue(HEADLINES_NAME, Text(json.dumps(HEADLINES)))
+    return list(HEADLINES)
+
+
+def read_glued(path) -> dict:
+    """The values glued in an executed notebook, by name, as their plain-text representation."""
+    with open(path, encoding="utf-8") as fh:
+        nb = json.load(fh)
+    out = {}
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get("scrapbook")
+            if not meta:
+                continue
+            key = meta.get("mime_prefix", "") + "text/plain"
+            text = output.get("data", {}).get(key)
+            if text is not None:
+                out[meta["name"]] = "".join(text) if isinstance(text, list) else text
+    return out

@@ -4,8 +4,6 @@ import sys
 import pytest
 
 from lrbook import env
-from lrbook.notebook import GLUED, Text, glue, glue_summary
-from lrbook.stats import summarize
 
 
 def test_resolve_profile(monkeypatch):
@@ -34,16 +32,3 @@ def test_versions_and_device():
     v = env.versions()
     assert v["keras"].startswith("3.") and v["tensorflow"]
     assert env.device_name().startswith(("CPU", "1 x GPU", "2 x GPU", "4 x GPU", "8 x GPU"))
-
-
-def test_glue_records_plain_text_and_numbers():
-    glue("t_text", "0.91 ± 0.01")
-    assert isinstance(GLUED["t_text"], Text) and repr(GLUED["t_text"]) == "0.91 ± 0.01"
-    import numpy as np
-
-    glue("t_num", np.float32(0.5))
-    assert type(GLUED["t_num"]) is float
-    glue_summary("t_sum", summarize([0.9, 0.92]), scale=100, digits=1)
-    assert GLUED["t_sum"] == "91.0 ± 1.4" and GLUED["t_sum_n"] == 2
-    with pytest.raises(ValueError, match="Argument `name` must be a non-empty string"):
-        glue("", 1)

@@ -1,0 +1,38 @@
+import json
+
+import numpy as np
+import pytest
+
+from lrbook import notebook
+from lrbook.notebook import GLUED, Text, glue, glue_summary
+from lrbook.stats import summarize
+
+
+def test_glue_records_plain_text_and_numbers():
+    glue("t_text", "0.91 ± 0.01")
+    assert isinstance(GLUED["t_text"], Text) and repr(GLUED["t_text"]) == "0.91 ± 0.01"
+    glue("t_num", np.float32(0.5))
+    assert type(GLUED["t_num"]) is float
+    glue_summary("t_sum", summarize([0.9, 0.92]), scale=100, digits=1)
+    assert GLUED["t_sum"] == "91.0 ± 1.4" and GLUED["t_sum_n"] == 2
+    with pytest.raises(ValueError, match="Argument `name` must be a non-empty string"):
+        glue("", 1)
+
+
+def test_headlines_round_trip_through_an_executed_notebook(tmp_path):
+    notebook.HEADLINES.clear()
+    notebook.headline("Best optimizer", "Adam: 0.91 ± 0.01", n=5, note="MNIST-1D")
+    with pytest.raises(ValueError, match="Argument `label` must be a non-empty string"):
+        notebook.headline("", "x")
+    glued = notebook.glue_headlines()
+    assert glued[0]["value"] == "Adam: 0.91 ± 0.01"
+    # What myst-nb's glue writes into an executed notebook:
+    out = {"output_type": "display_data", "metadata": {"scrapbook": {
+        "name": notebook.HEADLINES_NAME, "mime_prefix": "application/papermill.record/"}},
+        "data": {"application/papermill.record/text/plain": repr(GLUED[notebook.HEADLINES_NAME])}}
+    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": [out]}], "metadata": {}}
+    path = tmp_path / "x.ipynb"
+    path.write_text(json.dumps(nb))
+    back = json.loads(notebook.read_glued(path)[notebook.HEADLINES_NAME])
+    assert back == [{"label": "Best optimizer", "value": "Adam: 0.91 ± 0.01", "n": 5, "note": "MNIST-1D"}]
+    notebook.HEADLINES.clear()
