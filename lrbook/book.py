@@ -6,6 +6,7 @@ Usage (from the repository root)::
     python -m lrbook.book build --profile quick --only 01_training_basics
     python -m lrbook.book execute --profile quick     # execute only
     python -m lrbook.book render --profile quick      # render what was executed
+    python -m lrbook.book linkcheck --profile quick   # check external links (needs internet)
 
 Notebooks are executed once, by papermill, into ``_build/executed/<profile>/``
 (with a ``manifest.json``: per notebook wall time, parameters, device,
@@ -262,11 +263,14 @@ def results_page(profile: str, executed: Path, manifest: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(profile: str) -> Path:
-    """Render the executed notebooks of ``profile`` into ``_build/html`` (warnings are errors)."""
+def render(profile: str, builder: str = "html") -> Path:
+    """Render the executed notebooks of ``profile`` into ``_build/html`` (warnings are errors).
+
+    ``builder="linkcheck"`` checks every external link instead (needs the internet; not in CI).
+    """
     src = _stage(profile)
     cmd = [sys.executable, "-m", "jupyter_book", "build", str(src), "--path-output", str(ROOT),
-           "-W", "-n", "--keep-going"]
+           "-W", "-n", "--keep-going", "--builder", builder]
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
     if jb:
         cmd = [jb, *cmd[3:]]
@@ -274,6 +278,8 @@ def render(profile: str) -> Path:
     result = subprocess.run(cmd, cwd=ROOT)
     if result.returncode != 0:
         raise SystemExit(f"[lrbook.book] FAILED: Jupyter Book exited with {result.returncode}")
+    if builder != "html":
+        return BUILD / builder
     html = BUILD / "html"
     print(f"[lrbook.book] site: {html / 'index.html'}", flush=True)
     return html
@@ -281,7 +287,7 @@ def render(profile: str) -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lrbook.book", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["build", "execute", "render", "list"])
+    parser.add_argument("command", choices=["build", "execute", "render", "linkcheck", "list"])
     parser.add_argument("--profile", default="full", choices=["quick", "full"])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="notebooks to execute (stems)")
     args = parser.parse_args(argv)
@@ -294,6 +300,8 @@ def main(argv=None) -> int:
         execute(args.profile, args.only)
     if args.command in ("build", "render"):
         render(args.profile)
+    if args.command == "linkcheck":
+        render(args.profile, builder="linkcheck")
     print(f"[lrbook.book] done in {time.perf_counter() - t0:.0f} s", flush=True)
     return 0
 
