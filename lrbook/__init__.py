@@ -17,6 +17,7 @@ _SUBMODULES = {
     "models",
     "stats",
     "training",
+    "lr_finder",
     "plotting",
     "notebook",
     "book",
@@ -27,6 +28,9 @@ _EXPORTS = {
     "setup": "env",
     "resolve_profile": "env",
     "set_seed": "training",
+    "lr_range_test": "lr_finder",
+    "LRFinderResult": "lr_finder",
+    "LRFinder": "lr_finder",
 }
 
 __all__ = sorted(_SUBMODULES | set(_EXPORTS) | {"__version__"})
