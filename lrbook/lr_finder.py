@@ -238,6 +238,9 @@ def valley(lrs, losses) -> float:
     (fastai's arithmetic, which treats the subsequence as one contiguous span).
     With ``d = end - start``, the suggestion is
     ``lrs[start + floor(d / 3) + floor(d / 6)]`` (about half-way down the valley).
+    One deliberate difference: when no descent longer than 2 points starts at
+    the first index, that index is -1 and fastai's ``lrs[-1]`` wraps round to
+    the *largest* LR; here it is clamped to the first LR.
 
     Example:
         >>> valley([1, 2, 3, 4], [3.0, 2.0, 1.0, 5.0])  # L = 1,2,3,1; end=2, start=-1, d=3 -> index 0
@@ -253,7 +256,7 @@ def valley(lrs, losses) -> float:
     end = int(np.argmax(length))  # first index of the maximum
     start = end - int(length[end])
     d = end - start
-    idx = start + int(d / 3) + int(d / 3 / 2)
+    idx = max(0, start + int(d / 3) + int(d / 3 / 2))
     return float(lrs[idx])
 
 
@@ -316,20 +319,29 @@ def steep(lrs, losses) -> float:
     return float(lrs[int(np.argmin(slopes))])
 
 
-def gradient(lrs, losses) -> float:
-    """PyTorch Lightning's rule: the steepest negative slope of loss against LR.
+def gradient(lrs, losses, *, wrt: str = "lr") -> float:
+    """PyTorch Lightning's rule: the steepest negative slope of the loss.
 
-    Rule: ``g = np.gradient(losses, lrs)`` (the slope with respect to the LR
-    itself, not its log: second-order central differences on the uneven LR
-    grid, one-sided at the ends), suggestion ``lrs[argmin(g)]``. On an
-    exponential sweep this favours small LRs, where a step in LR is small.
+    Rule (``wrt="lr"``, current Lightning, which calls
+    ``torch.gradient(losses, spacing=[lrs])``): ``g = np.gradient(losses, lrs)``,
+    the slope with respect to the LR itself (second-order central differences
+    on the uneven LR grid, one-sided at the ends); suggestion ``lrs[argmin(g)]``.
+    On an exponential sweep this favours small LRs, where a step in LR is tiny,
+    so noise there has a huge slope.
+
+    ``wrt="index"``: ``g = np.gradient(losses)`` per step, as older Lightning
+    releases and torch-lr-finder compute it; on an exponential sweep that is
+    the slope against log LR (like :func:`steep`, with central differences).
 
     Example:
         >>> gradient([1.0, 2.0, 3.0], [5.0, 4.0, 1.0])  # g = -1, -2, -3
         3.0
     """
+    if wrt not in ("lr", "index"):
+        raise ValueError(f"Argument `wrt` must be 'lr' or 'index'. Received: wrt={wrt!r}")
     lrs, losses = _as_curve(lrs, losses)
-    return float(lrs[int(np.argmin(np.gradient(losses, lrs)))])
+    g = np.gradient(losses, lrs) if wrt == "lr" else np.gradient(losses)
+    return float(lrs[int(np.argmin(g))])
 
 
 _RULES = {"valley": valley, "slide": slide, "minimum": minimum, "steep": steep, "gradient": gradient}
@@ -415,7 +427,7 @@ class LRFinderResult:
                 :func:`slide`, :func:`minimum`, :func:`steep`, :func:`gradient`.
             skip_begin, skip_end: override the points skipped at either end.
             **kwargs: passed to the rule (``slide``'s ``lr_diff``, ``thresh``,
-                ``adjust_value``).
+                ``adjust_value``; ``gradient``'s ``wrt``).
 
         Raises:
             ValueError: unknown method, or too few points left for the rule.
@@ -771,7 +783,7 @@ def lr_range_test(
                     )
                     break
             lr_variable.assign(lr)
-            used_lr = float(_to_numpy(lr_variable))
+            used_lr = float(np.asarray(lr, dtype=lr_variable.dtype))  # what the variable now holds
             bx, by, bw = batch
             logs = model.train_on_batch(bx, by, sample_weight=bw, return_dict=True)
             loss = float(logs["loss"])
@@ -829,6 +841,8 @@ class LRFinder(keras.callbacks.Callback):
     At the end of training the learning rate (value, or schedule object) and
     ``model.train_function`` are always put back; with ``restore_weights=True``
     every variable of the model, its metrics and its optimizer is too, bit for bit.
+    Keras does not call ``on_train_end`` when ``fit`` raises (or is
+    interrupted): call :meth:`restore` then, e.g. in a ``finally`` block.
 
     Args:
         start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source:
@@ -894,8 +908,9 @@ class LRFinder(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if self._step >= self.num_steps:
             return
-        self._lr_variable.assign(self._plan[self._step])
-        self._used_lr = float(_to_numpy(self._lr_variable))
+        lr = self._plan[self._step]
+        self._lr_variable.assign(lr)
+        self._used_lr = float(np.asarray(lr, dtype=self._lr_variable.dtype))
         if self._tracker is not None:
             self._before = self._tracker_values()
 
@@ -914,6 +929,20 @@ class LRFinder(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        self.restore()
+
+    def restore(self) -> None:
+        """End the sweep: record :attr:`result` and put the model back (as ``on_train_end`` does).
+
+        Safe to call more than once, and needed when ``fit`` raised, because
+        Keras then skips ``on_train_end``::
+
+            finder = LRFinder()
+            try:
+                model.fit(x, y, epochs=3, callbacks=[finder])
+            finally:
+                finder.restore()
+        """
         if self._state is None:
             return
         self.result = self._recorder.result(self.num_steps, self.mode, self.loss_source)

@@ -356,6 +356,9 @@ def test_valley_by_hand():
     losses = [5, 5, 4.5, 4, 3.5, 3, 2.5, 2, 1.5, 1, 1.2, 3, 9]
     lrs = [10.0**k for k in range(-6, 7)]
     assert lr_finder.valley(lrs, losses) == 1e-2
+    # A rising curve: every L is 1, end = 0, start = -1, index -1 -> clamped to the first LR
+    # (fastai's lrs[-1] would give the largest).
+    assert lr_finder.valley([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 1.0
 
 
 def test_slide_by_hand():
@@ -389,7 +392,12 @@ def test_gradient_by_hand():
     # Central differences on an uneven grid: g_i = (h_i s_(i-1) + h_(i-1) s_i) / (h_(i-1) + h_i):
     # g = [-0.5, -0.4167, -0.5, -0.6708, -0.0125] -> argmin at index 3, lr = 8.
     # (A gradient per index would give index 2, lr = 4: this rule is per LR.)
-    assert lr_finder.gradient([1.0, 2.0, 4.0, 8.0, 16.0], [10.0, 9.5, 9.0, 5.0, 4.9]) == 8.0
+    lrs, losses = [1.0, 2.0, 4.0, 8.0, 16.0], [10.0, 9.5, 9.0, 5.0, 4.9]
+    assert lr_finder.gradient(lrs, losses) == 8.0
+    # Per index (older Lightning, torch-lr-finder): np.gradient = [-0.5, -0.5, -2.25, -2.05, -0.1] -> lr 4.
+    assert lr_finder.gradient(lrs, losses, wrt="index") == 4.0
+    with pytest.raises(ValueError, match="Argument `wrt` must be 'lr' or 'index'. Received: wrt='log'"):
+        lr_finder.gradient(lrs, losses, wrt="log")
 
 
 def test_result_uses_smoothed_losses_and_skips_the_ends():
@@ -479,6 +487,28 @@ def test_callback_stops_and_restores(trained_model):
     _assert_same_state(before, _state(model))
     config = finder.get_config()
     assert LRFinder.from_config(config).get_config() == config
+
+
+def test_callback_restore_after_fit_raised(trained_model):
+    """Keras skips on_train_end when fit raises: LRFinder.restore() in a finally block puts all back."""
+    model, x, y = trained_model
+    before = _state(model)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                raise KeyboardInterrupt
+
+    finder = LRFinder(start_lr=1e-3, end_lr=1.0, num_steps=20)
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            model.fit(x, y, batch_size=16, epochs=5, verbose=0, callbacks=[finder, Interrupt()])
+        finally:
+            finder.restore()
+    assert len(finder.result.lrs) == 3
+    _assert_same_state(before, _state(model))
+    finder.restore()  # a second call does nothing
+    _assert_same_state(before, _state(model))
 
 
 def test_callback_with_schedule_puts_schedule_back():
