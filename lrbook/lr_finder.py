@@ -711,6 +711,11 @@ def lr_range_test(
     in that freshly built state. Global random generators are not touched;
     NumPy batches are drawn with a private generator seeded by ``seed``.
 
+    The test starts from the optimizer's current state: on a model already
+    trained with momentum, the carried-over velocity keeps moving the weights
+    even at the tiny first LRs. For the usual reading, run it on the freshly
+    compiled model you are about to train.
+
     Args:
         model: a compiled ``keras.Model``; its optimizer is the one swept, so
             compile it with the optimizer (and momentum, etc.) you will train with.
