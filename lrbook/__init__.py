@@ -21,6 +21,7 @@ _SUBMODULES = {
     "schedules",
     "optimizers",
     "callbacks",
+    "lr_finder",
     "plotting",
     "notebook",
     "book",
@@ -31,14 +32,12 @@ _EXPORTS = {
     "setup": "env",
     "resolve_profile": "env",
     "set_seed": "training",
+    "lr_range_test": "lr_finder",
+    "LRFinderResult": "lr_finder",
+    "LRFinder": "lr_finder",
 }
 
 __all__ = sorted(_SUBMODULES | set(_EXPORTS) | {"__version__"})
-
-
-def _register(name: str, module: str) -> None:
-    """Let a later module add a top-level export (used by optional modules)."""
-    _EXPORTS[name] = module
 
 
 def __getattr__(name: str):

@@ -1,0 +1,962 @@
+"""The LR range test ("LR finder") for Keras 3, on the true loss of every batch.
+
+The test (Smith, 2017; popularized by fastai) trains for a few dozen steps
+while the learning rate grows from tiny to huge, records the loss at every
+step and reads a good learning rate off the curve. Two things make a Keras
+version easy to get wrong, and this module gets them right:
+
+* **The running-mean trap.** Since TF 2.2, ``logs["loss"]`` in
+  ``on_train_batch_end`` is the mean of the epoch so far, not the loss of the
+  batch (tensorflow/tensorflow#58098). A finder that records it sees a curve
+  that lags, flattens and turns up late, so every suggestion shifts.
+  :func:`lr_range_test` records the loss of each batch itself (see
+  "How the loss of a batch is obtained" below); the :class:`LRFinder` callback
+  recovers it exactly from the sums behind the running mean.
+  ``loss_source="running_mean"`` reproduces the trap, for the chapter.
+* **Leaving the model as it was.** The test really trains. Every variable it
+  can touch (weights, batch-norm statistics, dropout seed states, optimizer
+  slots, the iteration count, the learning rate, metric totals) is saved before
+  and put back bit for bit after, in a ``finally`` block, so also after an
+  exception or ``KeyboardInterrupt``; an optimizer built with a
+  ``LearningRateSchedule`` gets its schedule object back.
+
+How the loss of a batch is obtained:
+    ``model.train_on_batch(x, y, return_dict=True)`` runs the model's own
+    ``train_step`` (custom ``train_step`` overrides included) and, in Keras 3,
+    resets the metrics before the step, so the ``"loss"`` it returns is the
+    loss tracker's mean over exactly one batch: the loss of that batch, in
+    training mode, at the weights *before* the update it drives (up to one
+    float32 rounding of ``loss * batch_size / batch_size``). It is the total
+    loss the optimizer minimizes: the compiled loss **plus** the model's
+    regularization losses (``model.losses``); decoupled weight decay
+    (``AdamW``'s ``weight_decay``) is not a loss and is not included.
+
+The suggestion rules are pure functions of ``(lrs, losses)``:
+:func:`valley`, :func:`slide`, :func:`minimum` and :func:`steep` follow
+fastai's definitions (``fastai/callback/schedule.py``), :func:`gradient`
+follows PyTorch Lightning's ``_LRFinder.suggestion``. Each docstring states
+its exact rule.
+
+Used in: the LR-finder chapter.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from lrbook.env import quiet_import_tensorflow
+
+tf = quiet_import_tensorflow()
+import keras  # noqa: E402
+
+__all__ = [
+    "MODES",
+    "LOSS_SOURCES",
+    "SUGGESTION_METHODS",
+    "lr_range_test",
+    "LRFinder",
+    "LRFinderResult",
+    "sweep_lrs",
+    "smooth_losses",
+    "valley",
+    "slide",
+    "minimum",
+    "steep",
+    "gradient",
+]
+
+#: How the learning rate grows from ``start_lr`` to ``end_lr``.
+MODES = ("exponential", "linear")
+#: What is recorded as the loss of a step: the loss of that batch (right), or
+#: Keras's running mean of the epoch (the trap, for demonstrations).
+LOSS_SOURCES = ("batch", "running_mean")
+#: The rules :meth:`LRFinderResult.suggestion` knows, in the order plotted.
+SUGGESTION_METHODS = ("valley", "slide", "minimum", "steep", "gradient")
+
+
+# --------------------------------------------------------------------------
+# Argument checks (shared by the function and the callback)
+# --------------------------------------------------------------------------
+
+
+def _check_sweep_args(start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source):
+    for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))
+                or not math.isfinite(value) or value <= 0):
+            raise ValueError(f"Argument `{name}` must be a finite number > 0. Received: {name}={value!r}")
+    if start_lr >= end_lr:
+        raise ValueError(
+            f"Argument `start_lr` must be < `end_lr`. Received: start_lr={start_lr}, end_lr={end_lr}"
+        )
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 2:
+        raise ValueError(f"Argument `num_steps` must be an integer >= 2. Received: num_steps={num_steps!r}")
+    if mode not in MODES:
+        raise ValueError(f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}")
+    if (isinstance(smoothing, bool) or not isinstance(smoothing, (int, float, np.floating, np.integer))
+            or not 0.0 <= smoothing < 1.0):
+        raise ValueError(f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}")
+    if stop_factor is not None and (
+            isinstance(stop_factor, bool) or not isinstance(stop_factor, (int, float, np.floating, np.integer))
+            or not stop_factor > 1):
+        raise ValueError(
+            "Argument `stop_factor` must be > 1, or None to stop only on a non-finite loss. "
+            f"Received: stop_factor={stop_factor!r}"
+        )
+    if loss_source not in LOSS_SOURCES:
+        raise ValueError(
+            f"Argument `loss_source` must be one of {LOSS_SOURCES}. Received: loss_source={loss_source!r}"
+        )
+
+
+# --------------------------------------------------------------------------
+# Pure maths: the LR sweep and the smoothed loss
+# --------------------------------------------------------------------------
+
+
+def sweep_lrs(start_lr: float, end_lr: float, num_steps: int, mode: str = "exponential") -> np.ndarray:
+    """The learning rate of every step of the range test.
+
+    Step ``i`` of ``n = num_steps`` (``i = 0 .. n-1``) uses::
+
+        def lr(i):
+            t = i / (n - 1)
+            if mode == "exponential":
+                return start_lr * (end_lr / start_lr) ** t
+            return start_lr + (end_lr - start_lr) * t
+
+    so the first step uses ``start_lr`` and the last ``end_lr``.
+
+    Example:
+        >>> sweep_lrs(1e-3, 1e-1, 3).tolist()
+        [0.001, 0.01, 0.1]
+    """
+    _check_sweep_args(start_lr, end_lr, num_steps, mode, 0.0, None, "batch")
+    t = np.arange(num_steps, dtype=float) / (num_steps - 1)
+    if mode == "exponential":
+        return start_lr * (end_lr / start_lr) ** t
+    return start_lr + (end_lr - start_lr) * t
+
+
+def smooth_losses(losses, smoothing: float = 0.98) -> np.ndarray:
+    """Bias-corrected exponential moving average of ``losses`` (fastai's and Lightning's)::
+
+        avg = 0
+        for i, loss in enumerate(losses):
+            avg = beta * avg + (1 - beta) * loss
+            smoothed[i] = avg / (1 - beta ** (i + 1))
+
+    with ``beta = smoothing``. ``smoothing=0`` returns the losses unchanged.
+
+    Example:
+        >>> smooth_losses([1.0, 3.0], smoothing=0.5).tolist()  # (0.25 + 1.5) / 0.75
+        [1.0, 2.3333333333333335]
+    """
+    if not 0.0 <= smoothing < 1.0:
+        raise ValueError(f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}")
+    out, avg = [], 0.0
+    for i, loss in enumerate(np.asarray(losses, dtype=float)):
+        avg = smoothing * avg + (1.0 - smoothing) * loss
+        out.append(avg / (1.0 - smoothing ** (i + 1)))
+    return np.asarray(out, dtype=float)
+
+
+class _Recorder:
+    """Records (lr, loss) pairs, smooths the loss and decides when the test diverged."""
+
+    def __init__(self, smoothing: float, stop_factor: float | None):
+        self.smoothing, self.stop_factor = float(smoothing), stop_factor
+        self.lrs: list[float] = []
+        self.losses: list[float] = []
+        self.smoothed: list[float] = []
+        self._avg = 0.0
+        self.best = math.inf
+        self.diverged = False
+
+    def add(self, lr: float, loss: float) -> bool:
+        """Record one step; return True when the test should stop (the loss diverged)."""
+        beta = self.smoothing
+        i = len(self.losses)
+        self._avg = beta * self._avg + (1.0 - beta) * loss
+        smoothed = self._avg / (1.0 - beta ** (i + 1))
+        self.lrs.append(float(lr))
+        self.losses.append(float(loss))
+        self.smoothed.append(float(smoothed))
+        if not (math.isfinite(loss) and math.isfinite(smoothed)):
+            self.diverged = True
+        else:
+            self.best = min(self.best, smoothed)
+            if self.stop_factor is not None and smoothed > self.stop_factor * self.best:
+                self.diverged = True
+        return self.diverged
+
+    def result(self, num_steps: int, mode: str, loss_source: str) -> LRFinderResult:
+        return LRFinderResult(
+            lrs=np.asarray(self.lrs, dtype=float),
+            losses=np.asarray(self.losses, dtype=float),
+            smoothed_losses=np.asarray(self.smoothed, dtype=float),
+            stopped_early=self.diverged,
+            num_steps=int(num_steps),
+            mode=mode,
+            smoothing=self.smoothing,
+            loss_source=loss_source,
+        )
+
+
+# --------------------------------------------------------------------------
+# Suggestion rules: pure functions of (lrs, losses)
+# --------------------------------------------------------------------------
+
+
+def _as_curve(lrs, losses, min_points: int = 2):
+    lrs = np.asarray(lrs, dtype=float).ravel()
+    losses = np.asarray(losses, dtype=float).ravel()
+    if lrs.shape != losses.shape:
+        raise ValueError(
+            f"Arguments `lrs` and `losses` must have the same length. Received: {lrs.size} and {losses.size}"
+        )
+    if lrs.size < min_points:
+        raise ValueError(
+            f"A suggestion needs at least {min_points} points of the curve. Received: {lrs.size} "
+            "(run more steps, or skip fewer points at the ends)"
+        )
+    if not np.all(np.isfinite(losses)) or not np.all(np.isfinite(lrs)) or np.any(lrs <= 0):
+        raise ValueError("Arguments `lrs` and `losses` must be finite, with lrs > 0.")
+    return lrs, losses
+
+
+def valley(lrs, losses) -> float:
+    """fastai's ``valley``: the middle of the longest descent.
+
+    Rule: let ``L[i]`` be the length of the longest strictly decreasing
+    subsequence of ``losses`` that ends at index ``i``
+    (``L[i] = 1 + max(L[j] for j < i if losses[j] > losses[i])``, or 1). Let
+    ``end`` be the first index with the largest ``L`` and ``start = end - L[end]``
+    (fastai's arithmetic, which treats the subsequence as one contiguous span).
+    With ``d = end - start``, the suggestion is
+    ``lrs[start + floor(d / 3) + floor(d / 6)]`` (about half-way down the valley).
+    One deliberate difference: when no descent longer than 2 points starts at
+    the first index, that index is -1 and fastai's ``lrs[-1]`` wraps round to
+    the *largest* LR; here it is clamped to the first LR.
+
+    Example:
+        >>> valley([1, 2, 3, 4], [3.0, 2.0, 1.0, 5.0])  # L = 1,2,3,1; end=2, start=-1, d=3 -> index 0
+        1.0
+    """
+    lrs, losses = _as_curve(lrs, losses, min_points=1)
+    n = losses.size
+    length = np.ones(n, dtype=int)
+    for i in range(1, n):
+        higher = losses[:i] > losses[i]
+        if higher.any():
+            length[i] = 1 + length[:i][higher].max()
+    end = int(np.argmax(length))  # first index of the maximum
+    start = end - int(length[end])
+    d = end - start
+    idx = max(0, start + int(d / 3) + int(d / 3 / 2))
+    return float(lrs[idx])
+
+
+def slide(lrs, losses, *, lr_diff: int = 15, thresh: float = 0.005, adjust_value: float = 1.0) -> float:
+    """fastai's ``slide``: slide a window left from the end until the slope flattens.
+
+    Rule: ``g = np.gradient(losses)`` (per index, not per LR). A window spans
+    indices ``(l, r) = (r - lr_diff, r)``, starting at ``r = n - 1`` and moving
+    one index left per step while ``l >= 0`` and ``|g[r] - g[l]| > thresh``.
+    The suggestion is ``adjust_value`` times the LR at the left end of the last
+    window that still satisfied the condition (the first window's left end,
+    ``lrs[n - 1 - lr_diff]``, if none did). ``thresh`` is in loss units per step,
+    so the rule depends on the scale of the loss.
+
+    Raises:
+        ValueError: with ``lr_diff + 1`` points or fewer.
+    """
+    if int(lr_diff) < 1:
+        raise ValueError(f"Argument `lr_diff` must be an integer >= 1. Received: lr_diff={lr_diff!r}")
+    lrs, losses = _as_curve(lrs, losses, min_points=int(lr_diff) + 2)
+    g = np.gradient(losses)
+    n = losses.size
+    r = n - 1
+    left = r - lr_diff
+    chosen = left
+    while left >= 0 and abs(g[r] - g[left]) > thresh:
+        chosen = left
+        r -= 1
+        left -= 1
+    return float(lrs[chosen]) * adjust_value
+
+
+def minimum(lrs, losses) -> float:
+    """fastai's ``minimum``: one tenth of the LR at the lowest loss.
+
+    Rule: ``lrs[argmin(losses)] / 10`` (first minimum on ties).
+
+    Example:
+        >>> minimum([0.01, 0.1, 1.0], [2.0, 1.0, 3.0])
+        0.01
+    """
+    lrs, losses = _as_curve(lrs, losses, min_points=1)
+    return float(lrs[int(np.argmin(losses))]) / 10.0
+
+
+def steep(lrs, losses) -> float:
+    """fastai's ``steep``: where the loss falls fastest per decade of LR.
+
+    Rule: the slopes of the segments between consecutive points in log LR,
+    ``s[i] = (losses[i+1] - losses[i]) / (ln lrs[i+1] - ln lrs[i])``; the
+    suggestion is ``lrs[argmin(s)]``, the left end of the steepest descending
+    segment (first on ties).
+
+    Example:
+        >>> steep([1.0, 10.0, 100.0], [3.0, 2.5, 0.5])  # the segment 10 -> 100 drops most
+        10.0
+    """
+    lrs, losses = _as_curve(lrs, losses)
+    slopes = np.diff(losses) / np.diff(np.log(lrs))
+    return float(lrs[int(np.argmin(slopes))])
+
+
+def gradient(lrs, losses, *, wrt: str = "lr") -> float:
+    """PyTorch Lightning's rule: the steepest negative slope of the loss.
+
+    Rule (``wrt="lr"``, current Lightning, which calls
+    ``torch.gradient(losses, spacing=[lrs])``): ``g = np.gradient(losses, lrs)``,
+    the slope with respect to the LR itself (second-order central differences
+    on the uneven LR grid, one-sided at the ends); suggestion ``lrs[argmin(g)]``.
+    On an exponential sweep this favours small LRs, where a step in LR is tiny,
+    so noise there has a huge slope.
+
+    ``wrt="index"``: ``g = np.gradient(losses)`` per step, as older Lightning
+    releases and torch-lr-finder compute it; on an exponential sweep that is
+    the slope against log LR (like :func:`steep`, with central differences).
+
+    Example:
+        >>> gradient([1.0, 2.0, 3.0], [5.0, 4.0, 1.0])  # g = -1, -2, -3
+        3.0
+    """
+    if wrt not in ("lr", "index"):
+        raise ValueError(f"Argument `wrt` must be 'lr' or 'index'. Received: wrt={wrt!r}")
+    lrs, losses = _as_curve(lrs, losses)
+    g = np.gradient(losses, lrs) if wrt == "lr" else np.gradient(losses)
+    return float(lrs[int(np.argmin(g))])
+
+
+_RULES = {"valley": valley, "slide": slide, "minimum": minimum, "steep": steep, "gradient": gradient}
+
+
+def _default_skips(method: str, num_steps: int) -> tuple[int, int]:
+    """Points dropped at the start and end before a rule runs, as each library does."""
+    if method == "gradient":
+        return 10, 1  # Lightning: suggestion(skip_begin=10, skip_end=1)
+    return num_steps // 10, 5  # fastai lr_find: recorder.losses[num_it // 10 : -5]
+
+
+# --------------------------------------------------------------------------
+# The result
+# --------------------------------------------------------------------------
+
+
+@dataclass(eq=False, repr=False)
+class LRFinderResult:
+    """What a range test recorded, with the suggestion rules and a plot.
+
+    Attributes:
+        lrs: the learning rate used at each step (as the optimizer holds it).
+        losses: the loss of each step: the batch's own loss, or Keras's running
+            mean with ``loss_source="running_mean"``.
+        smoothed_losses: their bias-corrected exponential moving average
+            (:func:`smooth_losses`), on which the test stops and the rules run.
+        stopped_early: True when the test stopped because the smoothed loss
+            passed ``stop_factor`` times its best or became non-finite (the last
+            recorded step is the one that triggered it).
+        num_steps: the planned number of steps.
+        mode, smoothing, loss_source: the settings of the test.
+    """
+
+    lrs: np.ndarray
+    losses: np.ndarray
+    smoothed_losses: np.ndarray
+    stopped_early: bool
+    num_steps: int
+    mode: str = "exponential"
+    smoothing: float = 0.98
+    loss_source: str = "batch"
+
+    def __repr__(self) -> str:
+        span = f"lr {self.lrs[0]:.3g}..{self.lrs[-1]:.3g}" if len(self.lrs) else "no steps"
+        return (
+            f"LRFinderResult({len(self.lrs)} of {self.num_steps} steps, {span}, mode={self.mode!r}, "
+            f"stopped_early={self.stopped_early}, loss_source={self.loss_source!r})"
+        )
+
+    def curve(self, method: str = "valley", *, skip_begin: int | None = None, skip_end: int | None = None):
+        """The ``(lrs, smoothed_losses)`` a rule sees: the ends skipped, cut at the first non-finite loss."""
+        if method not in _RULES:
+            raise ValueError(f"Argument `method` must be one of {SUGGESTION_METHODS}. Received: method={method!r}")
+        default_begin, default_end = _default_skips(method, self.num_steps)
+        begin = default_begin if skip_begin is None else int(skip_begin)
+        end = default_end if skip_end is None else int(skip_end)
+        if begin < 0 or end < 0:
+            raise ValueError(
+                f"Arguments `skip_begin` and `skip_end` must be >= 0. Received: skip_begin={skip_begin}, "
+                f"skip_end={skip_end}"
+            )
+        n = len(self.lrs)
+        lrs = np.asarray(self.lrs, dtype=float)[begin:max(begin, n - end)]
+        losses = np.asarray(self.smoothed_losses, dtype=float)[begin:max(begin, n - end)]
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size:
+            lrs, losses = lrs[:bad[0]], losses[:bad[0]]
+        return lrs, losses
+
+    def suggestion(self, method: str = "valley", *, skip_begin: int | None = None, skip_end: int | None = None,
+                   **kwargs) -> float:
+        """A learning rate suggested by one rule, applied to the smoothed losses.
+
+        As fastai and Lightning do, the rule sees the *smoothed* curve with
+        the ends dropped: fastai's rules (``"valley"``, ``"slide"``,
+        ``"minimum"``, ``"steep"``) skip the first ``num_steps // 10`` and the
+        last 5 recorded points; ``"gradient"`` skips the first 10 and the last
+        one. The curve is cut at its first non-finite loss.
+
+        Args:
+            method: one of :data:`SUGGESTION_METHODS`; see :func:`valley`,
+                :func:`slide`, :func:`minimum`, :func:`steep`, :func:`gradient`.
+            skip_begin, skip_end: override the points skipped at either end.
+            **kwargs: passed to the rule (``slide``'s ``lr_diff``, ``thresh``,
+                ``adjust_value``; ``gradient``'s ``wrt``).
+
+        Raises:
+            ValueError: unknown method, or too few points left for the rule.
+        """
+        lrs, losses = self.curve(method, skip_begin=skip_begin, skip_end=skip_end)
+        return _RULES[method](lrs, losses, **kwargs)
+
+    def suggestions(self) -> dict[str, float]:
+        """Every rule's suggestion, ``{method: lr}``; ``nan`` where a rule has too few points."""
+        out = {}
+        for method in SUGGESTION_METHODS:
+            try:
+                out[method] = self.suggestion(method)
+            except ValueError:
+                out[method] = float("nan")
+        return out
+
+    def plot(self, ax=None):
+        """Loss against learning rate (log x): raw and smoothed, every suggestion marked.
+
+        Returns:
+            The matplotlib ``Axes``.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.4, 4.0))
+        lrs = np.asarray(self.lrs, dtype=float)
+        raw = np.asarray(self.losses, dtype=float)
+        smooth = np.asarray(self.smoothed_losses, dtype=float)
+        what = "batch loss" if self.loss_source == "batch" else "running mean (Keras logs)"
+        ax.plot(lrs, raw, color="0.6", lw=0.8, alpha=0.8, label=what)
+        ax.plot(lrs, smooth, color="C0", lw=2, label=f"smoothed (β={self.smoothing:g})")
+        ok = np.isfinite(smooth)
+        markers = {"valley": "o", "slide": "s", "minimum": "v", "steep": "^", "gradient": "D"}
+        for k, (method, lr) in enumerate(self.suggestions().items()):
+            if not math.isfinite(lr) or not ok.any():
+                continue
+            y = float(np.interp(np.log(lr), np.log(lrs[ok]), smooth[ok]))
+            ax.plot([lr], [y], linestyle="none", marker=markers[method], markersize=8, color=f"C{k + 1}",
+                    label=f"{method}: {lr:.2g}")
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate")
+        ax.set_ylabel("training loss")
+        # Fit the y range to the smoothed curve without the divergence at its
+        # end (as fastai drops the last 5 points), so the blow-up does not
+        # squash the part that matters; raw spikes may be clipped.
+        cut = len(smooth) - 5 if self.stopped_early and len(smooth) > 10 else len(smooth)
+        shown = smooth[:cut][np.isfinite(smooth[:cut])]
+        if shown.size:
+            raw_shown = raw[:cut][np.isfinite(raw[:cut])]
+            low = min(shown.min(), raw_shown.min()) if raw_shown.size else shown.min()
+            high = shown.max()
+            pad = 0.05 * (high - low) or 0.05 * abs(high) or 0.05
+            ax.set_ylim(low - pad, high + 2 * pad)
+        ax.legend(fontsize="small", loc="best")
+        return ax
+
+
+# --------------------------------------------------------------------------
+# Saving and restoring the training state
+# --------------------------------------------------------------------------
+
+
+def _inner_optimizer(model):
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise ValueError(
+            "Argument `model` must be compiled with the optimizer you will train with "
+            "(the range test sweeps that optimizer's learning rate). Received: a model without an optimizer"
+        )
+    # A LossScaleOptimizer keeps the learning rate in its inner optimizer.
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
+def _to_numpy(variable) -> np.ndarray:
+    return np.array(variable.numpy(), copy=True)
+
+
+class _TrainingState:
+    """A bit-exact copy of everything training changes, and how to put it back.
+
+    Saved: ``model.variables`` (weights, non-trainable state such as batch-norm
+    moving statistics, and the dropout ``SeedGenerator`` states, which
+    ``get_weights`` misses), ``model.metrics_variables``, and
+    ``model.optimizer.variables`` (iteration count, learning-rate variable,
+    slots), plus the optimizer's learning-rate object and ``model.train_function``.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.optimizer = _inner_optimizer(model)
+        seen, saved = set(), []
+        for v in list(model.variables) + list(model.metrics_variables) + list(model.optimizer.variables):
+            if id(v) not in seen:
+                seen.add(id(v))
+                saved.append((v, _to_numpy(v)))
+        self.saved = saved
+        self.learning_rate = self.optimizer._learning_rate
+        self.train_function = model.train_function
+
+    def restore(self, *, variables: bool = True) -> None:
+        if self.optimizer._learning_rate is not self.learning_rate:
+            self.optimizer.learning_rate = self.learning_rate  # the schedule (or callable) object itself
+        self.model.train_function = self.train_function
+        if variables:
+            self.model.reset_metrics()  # metrics created meanwhile start from zero
+            for v, value in self.saved:
+                v.assign(value)
+
+
+def _build_for_training(model, batch) -> None:
+    """Create every variable the first training step would create (model, metrics, optimizer).
+
+    Keras builds these inside the first traced ``train_step``, where the
+    optimizer's slots are updated in the same step they are created; building
+    them first lets the finder save their initial values and put them back. An
+    optimizer that was not built is therefore left built, in the state its
+    first ``fit`` would build it in (slots at their initial values, iteration 0).
+    """
+    symbolic_build = getattr(model, "_symbolic_build", None)
+    if symbolic_build is not None:
+        symbolic_build(data_batch=batch)
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+
+
+class _VariableSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A "schedule" that reads a variable: stands in for a user's schedule during the sweep."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def __call__(self, step):
+        return self.variable
+
+    def get_config(self):  # never saved: it only lives during the test
+        return {}
+
+
+def _sweepable_lr(model, state: _TrainingState):
+    """The variable to assign the swept LR to.
+
+    A float learning rate is already a variable in Keras 3, read by the traced
+    train step: use it (its value is restored with the optimizer variables).
+    An optimizer built with a ``LearningRateSchedule`` (or a callable) has no
+    assignable variable; swap in a stand-in schedule reading a new variable and
+    force a new ``train_function`` (the old one has the schedule traced in).
+    :meth:`_TrainingState.restore` puts back the schedule object and the old
+    ``train_function``.
+    """
+    optimizer = state.optimizer
+    if isinstance(optimizer._learning_rate, keras.Variable):
+        return optimizer._learning_rate
+    variable = keras.Variable(0.0, dtype=keras.config.floatx(), trainable=False, name="lr_finder_learning_rate")
+    optimizer.learning_rate = _VariableSchedule(variable)
+    model.make_train_function(force=True)
+    return variable
+
+
+# --------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------
+
+
+def _is_batch_source(x) -> bool:
+    if isinstance(x, tf.data.Dataset):
+        return True
+    if isinstance(x, (np.ndarray, list, tuple, dict)) or tf.is_tensor(x):
+        return False
+    return hasattr(x, "__iter__")
+
+
+def _first_dim(x) -> int:
+    leaves = [leaf for leaf in keras.tree.flatten(x) if leaf is not None]
+    if not leaves:
+        return 0
+    shape = getattr(leaves[0], "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) else 0
+
+
+def _array_batches(x, y, batch_size, shuffle, seed):
+    """Yield ``((x, y, None), first_of_pass)`` forever; full batches only, reshuffled each pass."""
+    n = _first_dim(x)
+    size = min(batch_size, n)
+    steps = n // size
+    rng = np.random.default_rng(seed)
+    while True:
+        order = rng.permutation(n) if shuffle else np.arange(n)
+        for s in range(steps):
+            idx = order[s * size:(s + 1) * size]
+            take = lambda a: None if a is None else np.asarray(a)[idx]  # noqa: E731
+            yield (keras.tree.map_structure(take, x), keras.tree.map_structure(take, y), None), s == 0
+
+
+def _iterable_batches(data):
+    """Yield ``((x, y, sample_weight), first_of_pass)``, re-iterating ``data`` when it runs out."""
+    while True:
+        produced = False
+        for element in data:
+            yield keras.utils.unpack_x_y_sample_weight(element), not produced
+            produced = True
+        if not produced:
+            return
+
+
+def _batches(x, y, batch_size, shuffle, seed):
+    if _is_batch_source(x):
+        if y is not None:
+            raise ValueError(
+                "Argument `y` must be None when `x` is a dataset (it yields (x, y) batches). "
+                f"Received: y of type {type(y).__name__}"
+            )
+        if batch_size is not None:
+            raise ValueError(
+                "Argument `batch_size` must be None when `x` is a dataset (it is already batched). "
+                f"Received: batch_size={batch_size!r}"
+            )
+        batches = _iterable_batches(x)
+        first = next(batches, None)
+        if first is None:
+            raise ValueError(f"Argument `x` must yield at least one batch. Received: an empty {type(x).__name__}")
+        return first, batches
+    if y is None:
+        raise ValueError("Argument `y` must be given when `x` holds arrays. Received: y=None")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(
+            f"Argument `batch_size` must be a positive integer when `x` holds arrays. Received: batch_size={batch_size!r}"
+        )
+    n = _first_dim(x)
+    if n == 0:
+        shapes = [getattr(a, "shape", None) for a in keras.tree.flatten(x)]
+        raise ValueError(f"Argument `x` must hold at least one sample. Received: x with shapes {shapes}")
+    if _first_dim(y) != n:
+        raise ValueError(
+            f"Arguments `x` and `y` must hold the same number of samples. Received: {n} and {_first_dim(y)}"
+        )
+    batches = _array_batches(x, y, int(batch_size), shuffle, seed)
+    return next(batches), batches
+
+
+# --------------------------------------------------------------------------
+# The range test
+# --------------------------------------------------------------------------
+
+
+def lr_range_test(
+    model,
+    x,
+    y=None,
+    *,
+    batch_size: int | None = None,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_steps: int = 100,
+    mode: str = "exponential",
+    smoothing: float = 0.98,
+    stop_factor: float | None = 4.0,
+    loss_source: str = "batch",
+    shuffle: bool = True,
+    seed: int | None = 0,
+) -> LRFinderResult:
+    """Run the LR range test on a compiled model and leave the model as it was.
+
+    Step ``i`` sets the optimizer's learning rate to ``sweep_lrs(...)[i]``,
+    trains on one batch with ``model.train_on_batch`` and records the loss of
+    that batch (the loss the optimizer minimizes, regularization included, at
+    the weights before the step; see the module docstring). The smoothed loss
+    is the bias-corrected moving average of :func:`smooth_losses`; the test
+    stops early after the step where it exceeds ``stop_factor`` times its best
+    value so far, or stops being finite. Losses are assumed non-negative.
+
+    Afterwards every variable of the model, its metrics and its optimizer
+    (iteration count and learning rate included) holds exactly its value from
+    before, the optimizer's learning-rate object (a schedule too) and the
+    model's ``train_function`` are put back, and this happens in a ``finally``
+    block, so also after an exception or ``KeyboardInterrupt``. Training the
+    model afterwards gives bit for bit what it gives without the test. An
+    optimizer that was never built is built first (as ``fit`` would) and left
+    in that freshly built state. Global random generators are not touched;
+    NumPy batches are drawn with a private generator seeded by ``seed``.
+
+    The test starts from the optimizer's current state: on a model already
+    trained with momentum, the carried-over velocity keeps moving the weights
+    even at the tiny first LRs. For the usual reading, run it on the freshly
+    compiled model you are about to train.
+
+    Args:
+        model: a compiled ``keras.Model``; its optimizer is the one swept, so
+            compile it with the optimizer (and momentum, etc.) you will train with.
+        x: input arrays (a NumPy array, or a list/dict of them, with ``y`` and
+            ``batch_size``), or a batched ``tf.data.Dataset`` (or another
+            re-iterable of batches) yielding ``(x, y)`` or ``(x, y,
+            sample_weight)``. A dataset is read in its own order and iterated
+            again when it has fewer batches than ``num_steps``.
+        y: targets, with arrays.
+        batch_size: batch size, with arrays. Only full batches are used; with
+            fewer samples than ``batch_size``, every step uses all of them.
+        start_lr: learning rate of the first step (> 0).
+        end_lr: learning rate of the last step (> ``start_lr``).
+        num_steps: number of steps (>= 2) if the test does not stop early.
+        mode: ``"exponential"`` (geometric steps) or ``"linear"``.
+        smoothing: ``beta`` of the moving average, in [0, 1).
+        stop_factor: stop when the smoothed loss exceeds ``stop_factor`` times
+            its best (> 1); ``None`` stops only on a non-finite loss.
+        loss_source: ``"batch"`` (the loss of each batch). ``"running_mean"``
+            is a **demonstration of the wrong way**: it records what a finder
+            reading ``logs["loss"]`` in a Keras callback sees, the running mean
+            since the start of the epoch (one epoch = one pass over the data),
+            and smooths and stops on that. Training is the same either way.
+        shuffle: with arrays, draw batches from a new permutation each pass.
+        seed: seed of that permutation (a private ``numpy`` generator).
+
+    Returns:
+        An :class:`LRFinderResult`.
+
+    Raises:
+        ValueError: an argument out of range (the message names it and the
+            value received), arrays without ``y`` or ``batch_size``, empty
+            data, or an uncompiled model.
+
+    Example:
+        >>> from lrbook import data, models
+        >>> ds = data.load("mnist1d")
+        >>> model = models.compile_classifier(models.cnn1d(), keras.optimizers.SGD(momentum=0.9))
+        >>> result = lr_range_test(model, ds.x_train, ds.y_train, batch_size=32)
+        >>> lr = result.suggestion("valley")
+        >>> model.optimizer.learning_rate.assign(lr)  # the model is as it was: train it
+        >>> history = model.fit(ds.x_train, ds.y_train, batch_size=32, epochs=5, verbose=0)
+    """
+    _check_sweep_args(start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source)
+    if not getattr(model, "compiled", False):
+        raise ValueError(
+            "Argument `model` must be compiled with the optimizer you will train with. "
+            f"Received: an uncompiled model {getattr(model, 'name', model)!r}"
+        )
+    _inner_optimizer(model)
+    first, batches = _batches(x, y, batch_size, shuffle, seed)
+    plan = sweep_lrs(start_lr, end_lr, num_steps, mode)
+    recorder = _Recorder(smoothing, stop_factor)
+
+    _build_for_training(model, first[0])
+    state = _TrainingState(model)
+    try:
+        lr_variable = _sweepable_lr(model, state)
+        pass_total, pass_count = 0.0, 0.0
+        batch, new_pass = first
+        for i, lr in enumerate(plan):
+            if i > 0:
+                try:
+                    batch, new_pass = next(batches)
+                except StopIteration:
+                    warnings.warn(
+                        f"The data ran out after {i} of {num_steps} steps and cannot be iterated again "
+                        "(a one-shot generator?); the test ends there.",
+                        stacklevel=2,
+                    )
+                    break
+            lr_variable.assign(lr)
+            used_lr = float(np.asarray(lr, dtype=lr_variable.dtype))  # what the variable now holds
+            bx, by, bw = batch
+            logs = model.train_on_batch(bx, by, sample_weight=bw, return_dict=True)
+            loss = float(logs["loss"])
+            if loss_source == "running_mean":
+                # What logs["loss"] in on_train_batch_end would hold: Keras's
+                # loss tracker is a Mean weighted by the batch size, reset at
+                # the start of every epoch.
+                if new_pass:
+                    pass_total, pass_count = 0.0, 0.0
+                size = _first_dim(bx)
+                pass_total += loss * size
+                pass_count += size
+                loss = pass_total / pass_count
+            if recorder.add(used_lr, loss):
+                break
+    finally:
+        state.restore()
+    return recorder.result(num_steps, mode, loss_source)
+
+
+# --------------------------------------------------------------------------
+# The callback
+# --------------------------------------------------------------------------
+
+
+def _loss_tracker(model):
+    """The model's loss tracker: the ``Mean`` behind ``logs["loss"]`` (``total`` and ``count``)."""
+    for metric in model.metrics:
+        if metric.name == "loss" and hasattr(metric, "total") and hasattr(metric, "count"):
+            return metric
+    return None
+
+
+@keras.saving.register_keras_serializable(package="lrbook")
+class LRFinder(keras.callbacks.Callback):
+    """The range test as a callback, for a ``fit`` you run yourself.
+
+    Sets the learning rate before every batch (``sweep_lrs(...)[i]`` for the
+    ``i``-th batch of the whole ``fit``), records the true loss of the batch,
+    and sets ``model.stop_training`` after ``num_steps`` batches or when the
+    smoothed loss diverges; run ``fit`` for enough epochs to cover
+    ``num_steps`` batches. The result is in :attr:`result`.
+
+    The loss of a batch: in a callback, ``logs["loss"]`` is the running mean
+    of the epoch. Keras 3's loss tracker is a ``Mean`` weighted by the batch
+    size: ``total += loss * batch_size``, ``count += batch_size``, ``logs["loss"]
+    = total / count``, both reset at every epoch start. The callback reads
+    ``total`` and ``count`` before and after each batch, so
+    ``loss = (total_after - total_before) / (count_after - count_before)``,
+    which is ``i * mean_i - (i - 1) * mean_(i-1)`` generalized to unequal
+    (partial last) batches. The only error is float32 rounding in Keras's own
+    ``total`` (relative error below about ``i * 6e-8`` at batch ``i`` of an
+    epoch). It needs ``steps_per_execution=1``.
+
+    At the end of training the learning rate (value, or schedule object) and
+    ``model.train_function`` are always put back; with ``restore_weights=True``
+    every variable of the model, its metrics and its optimizer is too, bit for bit.
+    Keras does not call ``on_train_end`` when ``fit`` raises (or is
+    interrupted): call :meth:`restore` then, e.g. in a ``finally`` block.
+
+    Args:
+        start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source:
+            as in :func:`lr_range_test` (``loss_source="running_mean"`` records
+            ``logs["loss"]`` as naive finders do, for demonstrations).
+        restore_weights: put the model and optimizer back at the end of training.
+
+    Example:
+        >>> finder = LRFinder(num_steps=100)
+        >>> model.fit(x, y, batch_size=32, epochs=2, callbacks=[finder], verbose=0)
+        >>> finder.result.suggestion("valley")
+    """
+
+    def __init__(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
+                 mode: str = "exponential", smoothing: float = 0.98, stop_factor: float | None = 4.0,
+                 loss_source: str = "batch", restore_weights: bool = True):
+        super().__init__()
+        _check_sweep_args(start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source)
+        self.start_lr, self.end_lr, self.num_steps = start_lr, end_lr, int(num_steps)
+        self.mode, self.smoothing, self.stop_factor = mode, smoothing, stop_factor
+        self.loss_source, self.restore_weights = loss_source, bool(restore_weights)
+        self.result: LRFinderResult | None = None
+        self._state = None
+
+    def get_config(self):
+        return {
+            "start_lr": self.start_lr, "end_lr": self.end_lr, "num_steps": self.num_steps,
+            "mode": self.mode, "smoothing": self.smoothing, "stop_factor": self.stop_factor,
+            "loss_source": self.loss_source, "restore_weights": self.restore_weights,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        if int(getattr(model, "steps_per_execution", 1) or 1) != 1:
+            raise ValueError(
+                "The LRFinder callback needs one batch per callback call. "
+                f"Received: a model compiled with steps_per_execution={model.steps_per_execution}"
+            )
+        _inner_optimizer(model)
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        self._tracker = _loss_tracker(model) if self.loss_source == "batch" else None
+        if self.loss_source == "batch" and self._tracker is None:
+            raise ValueError(
+                "The LRFinder callback reads the loss from the model's loss tracker (the `Mean` named 'loss' "
+                "in `model.metrics`), which this model does not have (a custom train_step?). "
+                "Use lrbook.lr_finder.lr_range_test instead."
+            )
+        self._plan = sweep_lrs(self.start_lr, self.end_lr, self.num_steps, self.mode)
+        self._recorder = _Recorder(self.smoothing, self.stop_factor)
+        self._step = 0
+        self.result = None
+        self._state = _TrainingState(model)
+        self._lr_variable = _sweepable_lr(model, self._state)
+
+    def _tracker_values(self):
+        return float(_to_numpy(self._tracker.total)), float(_to_numpy(self._tracker.count))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._step >= self.num_steps:
+            return
+        lr = self._plan[self._step]
+        self._lr_variable.assign(lr)
+        self._used_lr = float(np.asarray(lr, dtype=self._lr_variable.dtype))
+        if self._tracker is not None:
+            self._before = self._tracker_values()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._step >= self.num_steps:
+            self.model.stop_training = True
+            return
+        if self._tracker is not None:
+            total, count = self._tracker_values()
+            total0, count0 = self._before
+            loss = (total - total0) / (count - count0) if count != count0 else float("nan")
+        else:
+            loss = float(keras.ops.convert_to_numpy((logs or {})["loss"]))
+        self._step += 1
+        if self._recorder.add(self._used_lr, loss) or self._step >= self.num_steps:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        self.restore()
+
+    def restore(self) -> None:
+        """End the sweep: record :attr:`result` and put the model back (as ``on_train_end`` does).
+
+        Safe to call more than once, and needed when ``fit`` raised, because
+        Keras then skips ``on_train_end``::
+
+            finder = LRFinder()
+            try:
+                model.fit(x, y, epochs=3, callbacks=[finder])
+            finally:
+                finder.restore()
+        """
+        if self._state is None:
+            return
+        self.result = self._recorder.result(self.num_steps, self.mode, self.loss_source)
+        if not self.restore_weights:
+            # Keep the trained weights, but not the swept learning rate.
+            lr = self._state.learning_rate
+            if isinstance(lr, keras.Variable):
+                for v, value in self._state.saved:
+                    if v is lr:
+                        v.assign(value)
+        self._state.restore(variables=self.restore_weights)
+        self._state = None

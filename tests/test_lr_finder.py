@@ -1,0 +1,614 @@
+"""Tests of lrbook.lr_finder: exact batch losses, bit-exact restoration, the rules, the errors.
+
+Expected values come from references written here (a NumPy replay of SGD on a
+softmax regression, the Hessian of a least-squares problem, curves whose
+suggestions are worked out by hand in the comments), never from the code
+under test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lrbook.env import quiet_import_tensorflow
+
+tf = quiet_import_tensorflow()
+import keras  # noqa: E402
+
+import lrbook  # noqa: E402
+from lrbook import lr_finder  # noqa: E402
+from lrbook.lr_finder import LRFinder, LRFinderResult, lr_range_test  # noqa: E402
+from lrbook.training import set_seed  # noqa: E402
+
+NUM_FEATURES, NUM_CLASSES, L2 = 6, 3, 0.01
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def _classification_data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, NUM_FEATURES)).astype("float32")
+    w_true = rng.normal(size=(NUM_FEATURES, NUM_CLASSES))
+    y = np.argmax(x @ w_true + 0.3 * rng.normal(size=(n, NUM_CLASSES)), axis=1).astype("int32")
+    return x, y
+
+
+def _softmax_regression(optimizer, l2=L2):
+    """Dense softmax regression (logits) with an L2 kernel penalty: a loss we can replay in NumPy."""
+    model = keras.Sequential([
+        keras.Input((NUM_FEATURES,)),
+        keras.layers.Dense(NUM_CLASSES, kernel_regularizer=keras.regularizers.L2(l2) if l2 else None),
+    ])
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def _replay_sgd(kernel, bias, batches, lrs, l2=L2):
+    """Plain SGD on softmax regression in float64: the loss of each batch *before* its step.
+
+    loss = mean_i(logsumexp(z_i) - z_i[y_i]) + l2 * sum(W**2), z = x W + b.
+    """
+    w, b = kernel.astype(float), bias.astype(float)
+    losses = []
+    for (x, y), lr in zip(batches, lrs):
+        x = x.astype(float)
+        z = x @ w + b
+        z = z - z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        rows = np.arange(len(y))
+        losses.append(-logp[rows, y].mean() + l2 * np.sum(w**2))
+        dz = np.exp(logp)
+        dz[rows, y] -= 1.0
+        dz /= len(y)
+        grad_w, grad_b = x.T @ dz + 2 * l2 * w, dz.sum(axis=0)
+        w, b = w - lr * grad_w, b - lr * grad_b
+    return np.asarray(losses)
+
+
+def _state(model):
+    """Bytes of every variable training can change: model (incl. seed states), metrics, optimizer."""
+    variables = list(model.variables) + list(model.metrics_variables) + list(model.optimizer.variables)
+    return [(v.path, np.asarray(v.numpy()).tobytes()) for v in variables]
+
+
+def _assert_same_state(before, after):
+    assert [p for p, _ in before] == [p for p, _ in after]
+    changed = [p for (p, a), (_, b) in zip(before, after) if a != b]
+    assert not changed, f"variables not restored bit for bit: {changed}"
+
+
+def _exp_plan(start, end, n):
+    # Geometric steps from start to end, written independently of sweep_lrs.
+    return np.array([start * (end / start) ** (i / (n - 1)) for i in range(n)])
+
+
+def _bn_dropout_model(optimizer):
+    """Small model with every kind of state: weights, BN moving stats, a dropout seed, an L2 loss."""
+    model = keras.Sequential([
+        keras.Input((NUM_FEATURES,)),
+        keras.layers.Dense(8, kernel_regularizer=keras.regularizers.L2(1e-3)),
+        keras.layers.BatchNormalization(),
+        keras.layers.Activation("relu"),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(NUM_CLASSES),
+    ])
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
+class _Batches:
+    """A re-iterable of (x, y) batches that raises ``error`` when batch number ``fail_at`` is asked for."""
+
+    def __init__(self, x, y, batch_size, fail_at=None, error=RuntimeError):
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.fail_at, self.error, self.served = fail_at, error, 0
+
+    def __iter__(self):
+        for start in range(0, len(self.x) - self.batch_size + 1, self.batch_size):
+            if self.served == self.fail_at:
+                raise self.error("injected failure")
+            self.served += 1
+            yield self.x[start:start + self.batch_size], self.y[start:start + self.batch_size]
+
+
+# --------------------------------------------------------------------------
+# Pure maths
+# --------------------------------------------------------------------------
+
+
+def test_sweep_lrs_endpoints_and_spacing():
+    lrs = lr_finder.sweep_lrs(1e-4, 1.0, 5, "exponential")
+    np.testing.assert_allclose(lrs, [1e-4, 1e-3, 1e-2, 1e-1, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(lr_finder.sweep_lrs(0.1, 0.5, 5, "linear"), [0.1, 0.2, 0.3, 0.4, 0.5])
+
+
+def test_smooth_losses_by_hand():
+    # beta = 0.5: avg = 0.5, 1.25, 1.125; divided by 0.5, 0.75, 0.875.
+    np.testing.assert_allclose(lr_finder.smooth_losses([1.0, 2.0, 1.0], 0.5), [1.0, 5 / 3, 9 / 7])
+    np.testing.assert_array_equal(lr_finder.smooth_losses([3.0, 1.0], 0.0), [3.0, 1.0])
+
+
+# --------------------------------------------------------------------------
+# The loss of each batch is exact
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["arrays", "tf.data"])
+def test_records_true_batch_loss_with_regularization(source):
+    """Each recorded loss is that batch's loss (data + L2) at the weights before its step.
+
+    The tf.data case has 4 batches and 10 steps, so it also checks cycling in order.
+    """
+    x, y = _classification_data(n=64)
+    set_seed(1)
+    model = _softmax_regression(keras.optimizers.SGD(learning_rate=0.1))
+    kernel, bias = (v.numpy() for v in model.weights)
+    steps, bs = 10, 16
+    if source == "arrays":
+        result = lr_range_test(model, x, y, batch_size=bs, start_lr=0.05, end_lr=2.0, num_steps=steps,
+                               stop_factor=None, shuffle=False)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(bs)
+        result = lr_range_test(model, ds, start_lr=0.05, end_lr=2.0, num_steps=steps, stop_factor=None)
+    # The LR of each step, as the float32 variable holds it.
+    np.testing.assert_array_equal(result.lrs, _exp_plan(0.05, 2.0, steps).astype("float32"))
+    batches = [(x[s:s + bs], y[s:s + bs]) for s in range(0, 64, bs)]
+    order = [batches[i % 4] for i in range(steps)]  # 4 batches a pass, cycled
+    expected = _replay_sgd(kernel, bias, order, result.lrs)
+    np.testing.assert_allclose(result.losses, expected, rtol=2e-5)
+    assert len(result.losses) == steps and not result.stopped_early
+
+
+def test_running_mean_demo_is_keras_running_mean_and_differs():
+    x, y = _classification_data(n=64)
+    set_seed(1)
+    model = _softmax_regression(keras.optimizers.SGD(learning_rate=0.1))
+    kernel, bias = (v.numpy() for v in model.weights)
+    kw = dict(batch_size=16, start_lr=0.3, end_lr=3.0, num_steps=8, stop_factor=None, shuffle=False)
+    naive = lr_range_test(model, x, y, loss_source="running_mean", **kw)
+    true = lr_range_test(model, x, y, **kw)
+    batches = [(x[s:s + 16], y[s:s + 16]) for s in range(0, 64, 16)]
+    expected = _replay_sgd(kernel, bias, [batches[i % 4] for i in range(8)], true.lrs)
+    # An epoch is one pass (4 batches): the running mean restarts at steps 0 and 4.
+    running = np.concatenate([np.cumsum(expected[:4]) / np.arange(1, 5), np.cumsum(expected[4:]) / np.arange(1, 5)])
+    np.testing.assert_allclose(naive.losses, running, rtol=2e-5)
+    np.testing.assert_allclose(true.losses, expected, rtol=2e-5)
+    assert naive.loss_source == "running_mean"
+    # The loss falls fast here, so the running mean lags well above the batch loss.
+    assert np.max(np.abs(naive.losses - true.losses) / true.losses) > 0.05
+
+
+# --------------------------------------------------------------------------
+# Restoration
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def trained_model():
+    """A model with BN, dropout and Adam state, trained a few steps (optimizer built, iterations > 0)."""
+    x, y = _classification_data(n=64)
+    set_seed(3)
+    model = _bn_dropout_model(keras.optimizers.Adam(1e-2))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    return model, x, y
+
+
+def test_restores_everything_bit_for_bit(trained_model):
+    model, x, y = trained_model
+    lr_object, train_function = model.optimizer._learning_rate, model.train_function
+    before = _state(model)
+    result = lr_range_test(model, x, y, batch_size=16, num_steps=30, start_lr=1e-4, end_lr=10.0)
+    assert len(result.lrs) >= 10
+    _assert_same_state(before, _state(model))
+    assert model.optimizer._learning_rate is lr_object
+    assert model.train_function is train_function
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+@pytest.mark.parametrize("where", ["data", "train_step"])
+def test_restores_after_an_exception(trained_model, monkeypatch, error, where):
+    model, x, y = trained_model
+    before = _state(model)
+    if where == "data":
+        data = _Batches(x, y, 16, fail_at=6, error=error)  # 4 batches a pass: fails in the 2nd pass
+        with pytest.raises(error):
+            lr_range_test(model, data, num_steps=20, start_lr=1e-3, end_lr=1.0)
+        assert data.served == 6
+    else:
+        calls = {"n": 0}
+        original = model.train_on_batch
+
+        def train_on_batch(*args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 5:
+                raise error("injected failure")
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(model, "train_on_batch", train_on_batch)
+        with pytest.raises(error):
+            lr_range_test(model, x, y, batch_size=16, num_steps=20, start_lr=1e-3, end_lr=1.0)
+        assert calls["n"] == 5
+    _assert_same_state(before, _state(model))
+
+
+def _twin_runs(make_optimizer, *, pre_train, use_finder, finder_kwargs=None):
+    """Build, optionally pre-train, optionally run the finder, then train; return the final state.
+
+    ``use_finder``: False, True (lr_range_test) or "callback" (a fit with the LRFinder callback).
+    """
+    x, y = _classification_data(n=64, seed=5)
+    keras.backend.clear_session()  # same layer names in both twins
+    set_seed(7)
+    model = _bn_dropout_model(make_optimizer())
+    if pre_train:
+        model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    if use_finder == "callback":
+        model.fit(x, y, batch_size=16, epochs=10, verbose=0,
+                  callbacks=[LRFinder(num_steps=10, start_lr=1e-4, end_lr=10.0)])
+    elif use_finder:
+        lr_range_test(model, x, y, batch_size=16, num_steps=25, start_lr=1e-4, end_lr=10.0,
+                      **(finder_kwargs or {}))
+    # No reseeding: the finder must not consume any global random state either.
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=True)
+    # train_on_batch with the finder's input signature: a train_function left over from
+    # the finder (tracing in a stand-in schedule) would be reused here.
+    for start in (0, 16):
+        model.train_on_batch(x[start:start + 16], y[start:start + 16])
+    return _state(model)
+
+
+@pytest.mark.parametrize("pre_train", [False, True], ids=["unbuilt-optimizer", "trained-optimizer"])
+@pytest.mark.parametrize("finder", [True, "callback"], ids=["lr_range_test", "callback"])
+def test_trains_afterwards_exactly_as_without_finder(pre_train, finder):
+    make = lambda: keras.optimizers.SGD(0.05, momentum=0.9)  # noqa: E731
+    without = _twin_runs(make, pre_train=pre_train, use_finder=False)
+    with_finder = _twin_runs(make, pre_train=pre_train, use_finder=finder)
+    _assert_same_state(without, with_finder)
+
+
+def test_unbuilt_optimizer_is_left_freshly_built():
+    x, y = _classification_data(n=64)
+    model = _softmax_regression(keras.optimizers.SGD(0.1, momentum=0.9))
+    assert not model.optimizer.built
+    lr_range_test(model, x, y, batch_size=16, num_steps=10)
+    assert int(model.optimizer.iterations.numpy()) == 0
+    for v in model.optimizer.variables:
+        if "momentum" in v.path:
+            assert not np.any(v.numpy()), v.path  # as SGD.build creates them: zeros
+    assert math.isclose(float(model.optimizer.learning_rate), 0.1, rel_tol=1e-7)
+
+
+def test_schedule_is_swept_and_put_back():
+    """An optimizer built with a LearningRateSchedule: swept all the same, schedule object back after."""
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=4, decay_rate=0.5)
+    make = lambda: keras.optimizers.SGD(learning_rate=schedule)  # noqa: E731
+    # Pre-training traces a train_function with the schedule in it: the finder must not use it.
+    x, y = _classification_data(n=64, seed=5)
+    set_seed(7)
+    model = _bn_dropout_model(make())
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    lr_before = float(model.optimizer.learning_rate)
+    before = _state(model)
+    result = lr_range_test(model, x, y, batch_size=16, num_steps=40, start_lr=1e-4, end_lr=1e3)
+    # The sweep really reached the optimizer: the LRs recorded are the plan, and the huge ones diverged.
+    np.testing.assert_array_equal(result.lrs, _exp_plan(1e-4, 1e3, 40)[:len(result.lrs)].astype("float32"))
+    assert result.stopped_early
+    assert model.optimizer._learning_rate is schedule
+    assert float(model.optimizer.learning_rate) == lr_before
+    _assert_same_state(before, _state(model))
+    # ... and it trains afterwards exactly as without the finder (pre-trained: the harder case,
+    # with a train_function traced with the schedule before the finder).
+    _assert_same_state(_twin_runs(make, pre_train=True, use_finder=False),
+                       _twin_runs(make, pre_train=True, use_finder=True))
+
+
+# --------------------------------------------------------------------------
+# A problem whose divergence threshold is known
+# --------------------------------------------------------------------------
+
+
+def test_least_squares_stops_past_the_stability_limit():
+    """Full-batch GD on mean squared error diverges exactly above lr = 2 / lambda_max(H).
+
+    L(w) = mean((X w - y)^2) has Hessian H = 2/n X^T X. Below the limit
+    every step lowers the loss (descent lemma), so the smoothed loss (a running
+    convex combination of lower and lower values) never rises and the test
+    cannot stop there; above it the error along the top eigenvector grows by
+    |1 - lr * lambda_max| > 1 per step.
+    """
+    rng = np.random.default_rng(0)
+    n, d = 32, 4
+    x = (rng.normal(size=(n, d)) * np.array([3.0, 1.5, 1.0, 0.5])).astype("float32")
+    y = (x @ rng.normal(size=(d, 1)) + 0.1 * rng.normal(size=(n, 1))).astype("float32")
+    hessian = 2.0 / n * x.astype(float).T @ x.astype(float)
+    lr_limit = 2.0 / np.linalg.eigvalsh(hessian).max()
+
+    model = keras.Sequential([keras.Input((d,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01), loss="mse")
+    result = lr_range_test(model, x, y, batch_size=n, shuffle=False, num_steps=100,
+                           start_lr=1e-3 * lr_limit, end_lr=1e2 * lr_limit)
+    assert result.stopped_early
+    assert result.lrs[-1] > lr_limit  # the step that triggered the stop
+    below = result.lrs < lr_limit
+    assert np.all(np.diff(result.losses[below]) <= 1e-6 * result.losses[0])  # monotone descent below the limit
+    suggestions = result.suggestions()
+    assert set(suggestions) == set(lr_finder.SUGGESTION_METHODS)
+    for method, lr in suggestions.items():
+        assert 0 < lr < lr_limit, (method, lr, lr_limit)
+
+
+# --------------------------------------------------------------------------
+# Suggestion rules on hand-made curves
+# --------------------------------------------------------------------------
+
+
+def test_valley_by_hand():
+    # Longest strictly decreasing subsequence: 5, 4.5, 4, ..., 1 (indices 0, 2..9), length 9, ending at 9.
+    # (1.2 at index 10 also ends one of length 9, but the first maximum wins.)
+    # start = 9 - 9 = 0, d = 9, index = 0 + floor(9/3) + floor(9/6) = 3 + 1 = 4.
+    losses = [5, 5, 4.5, 4, 3.5, 3, 2.5, 2, 1.5, 1, 1.2, 3, 9]
+    lrs = [10.0**k for k in range(-6, 7)]
+    assert lr_finder.valley(lrs, losses) == 1e-2
+    # A rising curve: every L is 1, end = 0, start = -1, index -1 -> clamped to the first LR
+    # (fastai's lrs[-1] would give the largest).
+    assert lr_finder.valley([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 1.0
+
+
+def test_slide_by_hand():
+    # np.gradient([4, 3, 2, 1, 1, 1, 3]) = [-1, -1, -1, -0.5, 0, 1, 2]. With lr_diff=2, thresh=0.1:
+    # windows (l, r) = (4, 6): |2 - 0| > .1; (3, 5): 1.5; (2, 4): 1; (1, 3): 0.5; (0, 2): 0 -> stop.
+    # The last window still above thresh had l = 1.
+    losses = [4, 3, 2, 1, 1, 1, 3]
+    lrs = [1, 2, 3, 4, 5, 6, 7]
+    assert lr_finder.slide(lrs, losses, lr_diff=2, thresh=0.1) == 2.0
+    assert lr_finder.slide(lrs, losses, lr_diff=2, thresh=0.1, adjust_value=0.5) == 1.0
+    # Never flat enough: the window runs off the left end; the last left end was index 0.
+    assert lr_finder.slide(lrs, [1, 2, 4, 8, 16, 32, 64], lr_diff=2, thresh=0.1) == 1.0
+    # Flat at once: the first window's left end, index n - 1 - lr_diff = 4.
+    assert lr_finder.slide(lrs, [7, 6, 5, 4, 3, 2, 1], lr_diff=2, thresh=0.1) == 5.0
+    with pytest.raises(ValueError, match="at least 4 points"):
+        lr_finder.slide([1, 2, 3], [3, 2, 1], lr_diff=2)
+
+
+def test_minimum_by_hand():
+    assert lr_finder.minimum([1e-3, 1e-2, 1e-1, 1.0, 10.0], [3, 2, 1, 2, 5]) == pytest.approx(1e-2)
+
+
+def test_steep_by_hand():
+    # Uneven LR grid: drops of 1, 4, 1.2 over ln 2, ln 100, ln 2 -> slopes -1.44, -0.87, -1.73:
+    # the last segment is steepest per unit of log LR (though the middle one drops most).
+    assert lr_finder.steep([1.0, 2.0, 200.0, 400.0], [10.0, 9.0, 5.0, 3.8]) == 200.0
+
+
+def test_gradient_by_hand():
+    # Segment slopes against the LR: -0.5, -0.25, -1, -0.0125 on spacings 1, 2, 4, 8.
+    # Central differences on an uneven grid: g_i = (h_i s_(i-1) + h_(i-1) s_i) / (h_(i-1) + h_i):
+    # g = [-0.5, -0.4167, -0.5, -0.6708, -0.0125] -> argmin at index 3, lr = 8.
+    # (A gradient per index would give index 2, lr = 4: this rule is per LR.)
+    lrs, losses = [1.0, 2.0, 4.0, 8.0, 16.0], [10.0, 9.5, 9.0, 5.0, 4.9]
+    assert lr_finder.gradient(lrs, losses) == 8.0
+    # Per index (older Lightning, torch-lr-finder): np.gradient = [-0.5, -0.5, -2.25, -2.05, -0.1] -> lr 4.
+    assert lr_finder.gradient(lrs, losses, wrt="index") == 4.0
+    with pytest.raises(ValueError, match="Argument `wrt` must be 'lr' or 'index'. Received: wrt='log'"):
+        lr_finder.gradient(lrs, losses, wrt="log")
+
+
+def test_result_uses_smoothed_losses_and_skips_the_ends():
+    lrs = np.array([10.0**k for k in range(-7, 3)])  # 10 points
+    raw = np.array([9, 8, 7, 6, 5, 4, 3, 2, 1, 0.5])
+    smoothed = np.array([5, 5, 5, 5, 4, 1, 2, 9, 9, np.nan])
+    result = LRFinderResult(lrs=lrs, losses=raw, smoothed_losses=smoothed, stopped_early=True, num_steps=10)
+    # fastai's trimming: skip 10 // 10 = 1 at the start and 5 at the end -> smoothed[1:5] = [5, 5, 5, 4].
+    assert result.suggestion("minimum") == pytest.approx(lrs[4] / 10)
+    # Explicit skips: smoothed[0:8] -> minimum at index 5.
+    assert result.suggestion("minimum", skip_begin=0, skip_end=2) == pytest.approx(lrs[5] / 10)
+    # The NaN at the end cuts the curve: smoothed[0:9] -> still index 5.
+    assert result.suggestion("minimum", skip_begin=0, skip_end=0) == pytest.approx(lrs[5] / 10)
+    # Lightning's trimming skips 10 points: nothing left, so no suggestion.
+    with pytest.raises(ValueError, match="at least 2 points"):
+        result.suggestion("gradient")
+    assert math.isnan(result.suggestions()["gradient"])
+    with pytest.raises(ValueError, match="Argument `method` must be one of"):
+        result.suggestion("best")
+
+
+def test_plot_returns_axes_with_labels():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lrs = lr_finder.sweep_lrs(1e-5, 1.0, 60)
+    losses = 2.0 - np.tanh(np.log10(lrs) + 3) + np.where(lrs > 0.3, 50 * (lrs - 0.3), 0)
+    result = LRFinderResult(lrs=lrs, losses=losses, smoothed_losses=lr_finder.smooth_losses(losses, 0.9),
+                            stopped_early=False, num_steps=60)
+    fig, ax = plt.subplots()
+    assert result.plot(ax=ax) is ax
+    assert ax.get_xscale() == "log" and ax.get_xlabel() and ax.get_ylabel()
+    labels = ax.get_legend_handles_labels()[1]
+    assert sum(label.startswith(m) for m in lr_finder.SUGGESTION_METHODS for label in labels) == 5
+    plt.close(fig)
+    assert "LRFinderResult(60 of 60 steps" in repr(result)
+
+
+# --------------------------------------------------------------------------
+# The callback
+# --------------------------------------------------------------------------
+
+
+def test_callback_recovers_true_batch_losses_across_epochs():
+    """fit with a partial last batch (100 = 3 * 32 + 4) over 3 epochs: 11 batches, epoch resets at 4 and 8."""
+    x, y = _classification_data(n=100, seed=2)
+    set_seed(1)
+    model = _softmax_regression(keras.optimizers.SGD(learning_rate=0.1))
+    kernel, bias = (v.numpy() for v in model.weights)
+    finder = LRFinder(start_lr=0.05, end_lr=2.0, num_steps=11, stop_factor=None, restore_weights=False)
+    naive = []
+
+    class Naive(keras.callbacks.Callback):  # what a naive finder sees
+        def on_train_batch_end(self, batch, logs=None):
+            naive.append(float(logs["loss"]))
+
+    model.fit(x, y, batch_size=32, epochs=3, shuffle=False, verbose=0, callbacks=[finder, Naive()])
+    result = finder.result
+    np.testing.assert_array_equal(result.lrs, _exp_plan(0.05, 2.0, 11).astype("float32"))
+    batches = [(x[s:s + 32], y[s:s + 32]) for s in (0, 32, 64, 96)]
+    expected = _replay_sgd(kernel, bias, [batches[i % 4] for i in range(11)], result.lrs)
+    np.testing.assert_allclose(result.losses, expected, rtol=2e-5)
+    # The logs hold the batch-size-weighted running mean, restarting each epoch.
+    sizes = np.array([32, 32, 32, 4] * 3)[:11]
+    weighted = [np.cumsum((expected * sizes)[a:b]) / np.cumsum(sizes[a:b]) for a, b in ((0, 4), (4, 8), (8, 11))]
+    np.testing.assert_allclose(naive, np.concatenate(weighted), rtol=2e-5)
+    assert np.max(np.abs(np.array(naive) - expected) / expected) > 0.05
+    # restore_weights=False keeps the trained weights but not the swept LR.
+    assert not np.array_equal(model.weights[0].numpy(), kernel)
+    assert math.isclose(float(model.optimizer.learning_rate), 0.1, rel_tol=1e-7)
+
+
+def test_callback_stops_and_restores(trained_model):
+    model, x, y = trained_model
+    before = _state(model)
+    finder = LRFinder(start_lr=1e-4, end_lr=1e4, num_steps=30)
+    history = model.fit(x, y, batch_size=16, epochs=20, verbose=0, callbacks=[finder])
+    assert finder.result.stopped_early and len(finder.result.lrs) < 30
+    assert len(history.epoch) < 20
+    _assert_same_state(before, _state(model))
+    # Stops after num_steps batches when the loss does not diverge.
+    finder = LRFinder(start_lr=1e-6, end_lr=1e-5, num_steps=6)
+    history = model.fit(x, y, batch_size=16, epochs=20, verbose=0, callbacks=[finder])
+    assert len(finder.result.lrs) == 6 and not finder.result.stopped_early and len(history.epoch) == 2
+    _assert_same_state(before, _state(model))
+    config = finder.get_config()
+    assert LRFinder.from_config(config).get_config() == config
+
+
+def test_callback_restore_after_fit_raised(trained_model):
+    """Keras skips on_train_end when fit raises: LRFinder.restore() in a finally block puts all back."""
+    model, x, y = trained_model
+    before = _state(model)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                raise KeyboardInterrupt
+
+    finder = LRFinder(start_lr=1e-3, end_lr=1.0, num_steps=20)
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            model.fit(x, y, batch_size=16, epochs=5, verbose=0, callbacks=[finder, Interrupt()])
+        finally:
+            finder.restore()
+    assert len(finder.result.lrs) == 3
+    _assert_same_state(before, _state(model))
+    finder.restore()  # a second call does nothing
+    _assert_same_state(before, _state(model))
+
+
+def test_callback_with_schedule_puts_schedule_back():
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=4, decay_rate=0.5)
+    x, y = _classification_data(n=64)
+    model = _softmax_regression(keras.optimizers.SGD(learning_rate=schedule))
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)  # traces a train_function with the schedule
+    before = _state(model)
+    finder = LRFinder(start_lr=1e-3, end_lr=1e3, num_steps=40)
+    model.fit(x, y, batch_size=16, epochs=10, verbose=0, callbacks=[finder])
+    assert finder.result.stopped_early  # the swept LR reached the optimizer
+    assert model.optimizer._learning_rate is schedule
+    _assert_same_state(before, _state(model))
+
+
+# --------------------------------------------------------------------------
+# Input handling and errors
+# --------------------------------------------------------------------------
+
+
+def test_top_level_exports():
+    assert lrbook.lr_range_test is lr_range_test
+    assert lrbook.LRFinderResult is LRFinderResult
+    assert lrbook.LRFinder is LRFinder
+
+
+def test_linear_mode_and_small_data():
+    x, y = _classification_data(n=10)
+    model = _softmax_regression(keras.optimizers.SGD(0.1))
+    # Fewer samples than batch_size: every step uses all 10.
+    result = lr_range_test(model, x, y, batch_size=32, start_lr=0.01, end_lr=0.1, num_steps=4, mode="linear",
+                           stop_factor=None)
+    np.testing.assert_allclose(result.lrs, [0.01, 0.04, 0.07, 0.1], rtol=1e-6)
+    assert result.mode == "linear"
+
+
+def test_one_shot_generator_ends_the_test_with_a_warning():
+    x, y = _classification_data(n=64)
+    model = _softmax_regression(keras.optimizers.SGD(0.1))
+    gen = ((x[s:s + 16], y[s:s + 16]) for s in range(0, 64, 16))
+    with pytest.warns(UserWarning, match="ran out after 4 of 10 steps"):
+        result = lr_range_test(model, gen, num_steps=10, stop_factor=None)
+    assert len(result.lrs) == 4
+
+
+@pytest.fixture(scope="module")
+def compiled_model():
+    return _softmax_regression(keras.optimizers.SGD(0.1))
+
+
+_X, _Y = _classification_data(n=16)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(start_lr=1.0, end_lr=0.1), "Argument `start_lr` must be < `end_lr`. Received: start_lr=1.0, end_lr=0.1"),
+        (dict(start_lr=0.0), "Argument `start_lr` must be a finite number > 0. Received: start_lr=0.0"),
+        (dict(start_lr=-1e-3), "Argument `start_lr` must be a finite number > 0. Received: start_lr=-0.001"),
+        (dict(end_lr=float("inf")), "Argument `end_lr` must be a finite number > 0. Received: end_lr=inf"),
+        (dict(num_steps=1), "Argument `num_steps` must be an integer >= 2. Received: num_steps=1"),
+        (dict(num_steps=10.0), "Argument `num_steps` must be an integer >= 2. Received: num_steps=10.0"),
+        (dict(smoothing=1.0), r"Argument `smoothing` must be in \[0, 1\). Received: smoothing=1.0"),
+        (dict(smoothing=-0.1), r"Argument `smoothing` must be in \[0, 1\). Received: smoothing=-0.1"),
+        (dict(stop_factor=1.0), "Argument `stop_factor` must be > 1.*Received: stop_factor=1.0"),
+        (dict(stop_factor=0.5), "Argument `stop_factor` must be > 1.*Received: stop_factor=0.5"),
+        (dict(mode="cosine"), r"Argument `mode` must be one of \('exponential', 'linear'\). Received: mode='cosine'"),
+        (dict(loss_source="logs"), "Argument `loss_source` must be one of .*Received: loss_source='logs'"),
+        (dict(y=None), "Argument `y` must be given when `x` holds arrays. Received: y=None"),
+        (dict(batch_size=None), "Argument `batch_size` must be a positive integer .*Received: batch_size=None"),
+        (dict(batch_size=0), "Argument `batch_size` must be a positive integer .*Received: batch_size=0"),
+        (dict(x=_X[:0], y=_Y[:0]), r"Argument `x` must hold at least one sample. Received: x with shapes \[\(0, 6\)\]"),
+        (dict(y=_Y[:5]), "Arguments `x` and `y` must hold the same number of samples. Received: 16 and 5"),
+        (dict(x=tf.data.Dataset.from_tensor_slices((_X, _Y)).batch(4).take(0), y=None, batch_size=None),
+         "Argument `x` must yield at least one batch. Received: an empty"),
+        (dict(x=tf.data.Dataset.from_tensor_slices((_X, _Y)).batch(4), y=None),
+         "Argument `batch_size` must be None when `x` is a dataset.*Received: batch_size=4"),
+        (dict(x=tf.data.Dataset.from_tensor_slices((_X, _Y)).batch(4), batch_size=None),
+         "Argument `y` must be None when `x` is a dataset"),
+    ],
+)
+def test_value_errors(compiled_model, kwargs, message):
+    args = dict(x=_X, y=_Y, batch_size=4)
+    args.update(kwargs)
+    before = _state(compiled_model) if compiled_model.optimizer.built else None
+    with pytest.raises(ValueError, match=message):
+        lr_range_test(compiled_model, **args)
+    if before is not None:
+        _assert_same_state(before, _state(compiled_model))
+
+
+def test_uncompiled_model_and_callback_errors():
+    model = keras.Sequential([keras.Input((NUM_FEATURES,)), keras.layers.Dense(NUM_CLASSES)])
+    with pytest.raises(ValueError, match="Argument `model` must be compiled"):
+        lr_range_test(model, _X, _Y, batch_size=4)
+    with pytest.raises(ValueError, match="Argument `start_lr` must be < `end_lr`. Received: start_lr=2, end_lr=1"):
+        LRFinder(start_lr=2, end_lr=1)
+    with pytest.raises(ValueError, match="Argument `num_steps` must be an integer >= 2. Received: num_steps=0"):
+        LRFinder(num_steps=0)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", steps_per_execution=2)
+    with pytest.raises(ValueError, match="steps_per_execution=2"):
+        model.fit(_X, keras.utils.to_categorical(_Y, NUM_CLASSES), batch_size=4, verbose=0,
+                  callbacks=[LRFinder(num_steps=4)])
