@@ -71,7 +71,7 @@ __all__ = [
 
 #: How the learning rate grows from ``start_lr`` to ``end_lr``.
 MODES = ("exponential", "linear")
-#: What is recorded as the loss of a step: the loss of that batch (right), or
+#: The loss recorded for a step, either the loss of that batch (right) or
 #: Keras's running mean of the epoch (the trap, for demonstrations).
 LOSS_SOURCES = ("batch", "running_mean")
 #: The rules :meth:`LRFinderResult.suggestion` knows, in the order plotted.
@@ -830,7 +830,7 @@ class LRFinder(keras.callbacks.Callback):
     ``i``-th batch of the whole ``fit``), records the true loss of the batch,
     and sets ``model.stop_training`` after ``num_steps`` batches or when the
     smoothed loss diverges; run ``fit`` for enough epochs to cover
-    ``num_steps`` batches. The result is in :attr:`result`.
+    ``num_steps`` batches. The result is in its ``result`` attribute.
 
     The loss of a batch: in a callback, ``logs["loss"]`` is the running mean
     of the epoch. Keras 3's loss tracker is a ``Mean`` weighted by the batch
@@ -937,7 +937,7 @@ class LRFinder(keras.callbacks.Callback):
         self.restore()
 
     def restore(self) -> None:
-        """End the sweep: record :attr:`result` and put the model back (as ``on_train_end`` does).
+        """End the sweep: record ``result`` and put the model back (as ``on_train_end`` does).
 
         Safe to call more than once, and needed when ``fit`` raised, because
         Keras then skips ``on_train_end``::

@@ -720,12 +720,12 @@ class OneCycle(_Schedule):
 
     @property
     def initial_lr(self) -> float:
-        """The rate at step 0: ``max_lr / div_factor``."""
+        """The rate at step 0, ``max_lr / div_factor``."""
         return self.max_lr / self.div_factor
 
     @property
     def min_lr(self) -> float:
-        """The final rate: ``initial_lr / final_div_factor``."""
+        """The final rate, ``initial_lr / final_div_factor``."""
         return self.initial_lr / self.final_div_factor
 
     def __call__(self, step):
