@@ -38,7 +38,12 @@ INJECTED_TAG = "injected-parameters"
 
 
 def notebooks(only=None) -> list[Path]:
-    """The chapter notebooks in table-of-contents order (``only``: names or stems to keep)."""
+    """The chapter notebooks in table-of-contents order (``only``: names or stems to keep).
+
+    Example:
+        >>> [p.name for p in notebooks(["01_training_basics"])]
+        ['01_training_basics.ipynb']
+    """
     toc = (ROOT / "_toc.yml").read_text()
     found = []
     for line in toc.splitlines():
@@ -124,6 +129,10 @@ def execute(profile: str, only=None, parameters: dict | None = None, *, paths=No
     Raises:
         SystemExit: (non-zero) on the first failing notebook, naming it and
             the path of its partial executed copy.
+
+    Example:
+        >>> manifest = execute("quick", only=["01_training_basics"])  # doctest: +SKIP
+        >>> manifest["notebooks"]["notebooks/01_training_basics.ipynb"]["wall_time_s"]  # doctest: +SKIP
     """
     import papermill
 
@@ -267,6 +276,10 @@ def render(profile: str, builder: str = "html") -> Path:
     """Render the executed notebooks of ``profile`` into ``_build/html`` (warnings are errors).
 
     ``builder="linkcheck"`` checks every external link instead (needs the internet; not in CI).
+
+    Example:
+        >>> render("quick")  # doctest: +SKIP
+        PosixPath('.../_build/html')
     """
     src = _stage(profile)
     cmd = [sys.executable, "-m", "jupyter_book", "build", str(src), "--path-output", str(ROOT),

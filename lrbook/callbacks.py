@@ -36,6 +36,11 @@ class ScheduleTrace:
         momentum: the momentum (SGD) or ``beta_1`` (Adam) of each update, or
             ``None`` when the optimizer has neither.
         momentum_name: ``"momentum"``, ``"beta_1"`` or ``None``.
+
+    Example:
+        >>> recorder = ScheduleRecorder()
+        >>> model.fit(x, y, epochs=3, callbacks=[recorder])   # doctest: +SKIP
+        >>> recorder.trace.to_frame().plot(x="steps", y="lr")  # doctest: +SKIP
     """
 
     steps: np.ndarray

@@ -42,7 +42,14 @@ _HOSTS = {
 
 
 class DatasetUnavailableError(RuntimeError):
-    """An online data set was asked for, is not cached, and cannot be downloaded."""
+    """An online data set was asked for, is not cached, and cannot be downloaded.
+
+    Example:
+        >>> try:
+        ...     data = load("fashion_mnist")
+        ... except DatasetUnavailableError:
+        ...     data = load("mnist1d")  # the offline alternative the message names
+"""
 
 
 @dataclass
@@ -51,6 +58,10 @@ class Dataset:
 
     Inputs are float32, channels-last (``(n, length, 1)`` for MNIST-1D,
     ``(n, height, width, channels)`` for images); labels are int32 class ids.
+
+    Example:
+        >>> data = load("digits", validation_split=0.1)
+        >>> model.fit(data.x_train, data.y_train, validation_data=data.validation_data)  # doctest: +SKIP
     """
 
     name: str

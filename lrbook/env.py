@@ -38,6 +38,10 @@ def resolve_profile(profile: str | None = None) -> str:
 
     Raises:
         ValueError: if the profile is not one of :data:`PROFILES`.
+
+    Example:
+        >>> resolve_profile("quick")
+        'quick'
     """
     source = "profile"
     if profile is None:
@@ -83,6 +87,9 @@ def quiet_import_tensorflow():
 
     Returns:
         The ``tensorflow`` module.
+
+    Example:
+        >>> tf = quiet_import_tensorflow()  # instead of `import tensorflow as tf`
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -102,7 +109,12 @@ def quiet_import_tensorflow():
 
 
 def device_name() -> str:
-    """A short description of the accelerator TensorFlow sees, or the CPU."""
+    """A short description of the accelerator TensorFlow sees, or the CPU.
+
+    Example:
+        >>> device_name()  # doctest: +SKIP
+        'CPU (2 cores, x86_64)'
+    """
     tf = quiet_import_tensorflow()
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
@@ -117,7 +129,12 @@ def device_name() -> str:
 
 
 def versions() -> dict:
-    """Versions of Python, TensorFlow, Keras, NumPy and lrbook."""
+    """Versions of Python, TensorFlow, Keras, NumPy and lrbook.
+
+    Example:
+        >>> versions()["keras"]  # doctest: +SKIP
+        '3.15.1'
+    """
     tf = quiet_import_tensorflow()
     import keras
     import numpy
@@ -134,7 +151,12 @@ def versions() -> dict:
 
 
 def in_colab() -> bool:
-    """True inside Google Colab."""
+    """True inside Google Colab.
+
+    Example:
+        >>> in_colab()  # doctest: +SKIP
+        False
+    """
     return "google.colab" in sys.modules
 
 
@@ -149,6 +171,10 @@ def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True) ->
 
     Returns:
         A dict with ``profile``, ``device`` and the :func:`versions`.
+
+    Example:
+        >>> info = setup(profile)  # a chapter's setup cell
+        profile=full | device=CPU (2 cores, x86_64) | python 3.11.7 tensorflow 2.21.0 ...
     """
     profile = resolve_profile(profile)
     quiet_import_tensorflow()

@@ -273,6 +273,10 @@ def slide(lrs, losses, *, lr_diff: int = 15, thresh: float = 0.005, adjust_value
 
     Raises:
         ValueError: with ``lr_diff + 1`` points or fewer.
+
+    Example:
+        >>> result = lr_range_test(model, x, y, batch_size=64)   # doctest: +SKIP
+        >>> slide(result.lrs, result.smoothed_losses)           # doctest: +SKIP
     """
     if int(lr_diff) < 1:
         raise ValueError(f"Argument `lr_diff` must be an integer >= 1. Received: lr_diff={lr_diff!r}")
@@ -374,6 +378,11 @@ class LRFinderResult:
             recorded step is the one that triggered it).
         num_steps: the planned number of steps.
         mode, smoothing, loss_source: the settings of the test.
+
+    Example:
+        >>> result = lr_range_test(model, x, y, batch_size=64)   # doctest: +SKIP
+        >>> result.suggestion("valley"), result.suggestions()    # doctest: +SKIP
+        >>> result.plot()                                        # doctest: +SKIP
     """
 
     lrs: np.ndarray

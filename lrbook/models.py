@@ -206,6 +206,11 @@ def compile_classifier(model: keras.Model, optimizer, *, metrics=("accuracy",), 
     """Compile ``model`` (which outputs logits) for integer-label classification.
 
     Returns the model, so ``compile_classifier(cnn1d(), "adam").fit(...)`` reads well.
+
+    Example:
+        >>> model = compile_classifier(cnn1d(), keras.optimizers.SGD(0.05, momentum=0.9))
+        >>> model.loss.from_logits
+        True
     """
     model.compile(
         optimizer=optimizer,

@@ -24,6 +24,10 @@ class Text(str):
 
     ``{glue:text}`` renders an object's ``text/plain`` representation, which
     for a ``str`` is its ``repr`` (quoted). Gluing ``Text(s)`` shows ``s``.
+
+    Example:
+        >>> repr(Text("0.91 ± 0.01"))
+        '0.91 ± 0.01'
     """
 
     def __repr__(self) -> str:
@@ -39,6 +43,10 @@ def glue(name: str, value, *, display: bool = False):
 
     Returns:
         The value glued.
+
+    Example:
+        >>> glue("acc_adam", 0.9123)        # prose: {glue:text}`acc_adam:.3f`
+        0.9123
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"Argument `name` must be a non-empty string. Received: name={name!r}")
@@ -62,6 +70,11 @@ def glue_summary(prefix: str, summary, *, digits: int = 3, scale: float = 1.0):
     ``prefix_mean``, ``prefix_std`` and ``prefix_n``.
 
     ``scale`` multiplies mean and std (``100`` for percentages).
+
+    Example:
+        >>> _ = glue_summary("acc", summarize([0.90, 0.92]), scale=100, digits=1)
+        >>> GLUED["acc"], GLUED["acc_n"]
+        ('91.0 ± 1.4', 2)
     """
     mean, std = summary.mean * scale, summary.std * scale
     glue(prefix, f"{mean:.{digits}f} ± {std:.{digits}f}")
@@ -79,6 +92,9 @@ def headline(label: str, value: str, *, n: int | None = None, note: str = "") ->
         value: the result as text, e.g. ``"AdamW: 0.912 ± 0.004"``; compute it, never type it.
         n: the number of seeds behind it.
         note: the setting, e.g. ``"MNIST-1D, cnn1d, 15 epochs"``.
+
+    Example:
+        >>> headline("Best optimizer (test accuracy)", f"Adam: {s.mean:.3f} ± {s.std:.3f}", n=s.n)
     """
     if not label:
         raise ValueError(f"Argument `label` must be a non-empty string. Received: label={label!r}")
@@ -86,13 +102,22 @@ def headline(label: str, value: str, *, n: int | None = None, note: str = "") ->
 
 
 def glue_headlines() -> list:
-    """Glue the recorded headlines (as JSON) under :data:`HEADLINES_NAME`; call once, at the end."""
+    """Glue the recorded headlines (as JSON) under :data:`HEADLINES_NAME`; call once, at the end.
+
+    Example:
+        >>> _ = glue_headlines()  # last cell of a chapter; the build reads it for the results page
+    """
     glue(HEADLINES_NAME, Text(json.dumps(HEADLINES)))
     return list(HEADLINES)
 
 
 def read_glued(path) -> dict:
-    """The values glued in an executed notebook, by name, as their plain-text representation."""
+    """The values glued in an executed notebook, by name, as their plain-text representation.
+
+    Example:
+        >>> read_glued("_build/executed/full/notebooks/01_training_basics.ipynb")["opt_top"]  # doctest: +SKIP
+        'SGD+momentum'
+    """
     with open(path, encoding="utf-8") as fh:
         nb = json.load(fh)
     out = {}

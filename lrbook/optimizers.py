@@ -229,7 +229,12 @@ class AdamW(_ScheduledMomentum, keras.optimizers.AdamW):
 
 
 def momentum_name(optimizer) -> str | None:
-    """``"momentum"`` (SGD, RMSprop), ``"beta_1"`` (the Adam family, Lion) or ``None``."""
+    """``"momentum"`` (SGD, RMSprop), ``"beta_1"`` (the Adam family, Lion) or ``None``.
+
+    Example:
+        >>> momentum_name(keras.optimizers.Adam()), momentum_name(keras.optimizers.Adagrad())
+        ('beta_1', None)
+    """
     for name in MOMENTUM_NAMES:
         if hasattr(optimizer, name):
             return name
@@ -242,6 +247,10 @@ def current_momentum(optimizer) -> float | None:
     For an optimizer of this module with a schedule, the schedule at the
     optimizer's iteration count; otherwise the attribute's value. ``None``
     for an optimizer without momentum.
+
+    Example:
+        >>> current_momentum(keras.optimizers.SGD(0.1, momentum=0.9))
+        0.9
     """
     name = momentum_name(optimizer)
     if name is None:

@@ -34,8 +34,13 @@ def plot_curves(df, metric: str = "test_accuracy", *, x: str = "epoch", by: str 
 
     Returns:
         The Axes.
+
+    Example:
+        >>> ax = plot_curves(df, "test_accuracy")                  # df from run_experiment
+        >>> ax = plot_curves(df, "loss", x="time", logy=True)      # against wall time
     """
     if metric not in df:
+
         raise ValueError(f"Argument `metric` must be a column of the table. Received: metric={metric!r}")
     if band not in ("std", "minmax", None):
         raise ValueError(f"Argument `band` must be 'std', 'minmax' or None. Received: band={band!r}")
@@ -64,7 +69,11 @@ def plot_curves(df, metric: str = "test_accuracy", *, x: str = "epoch", by: str 
 
 
 def plot_summary_bars(table, *, ax=None, ylabel: str = "", sort: bool = False):
-    """Bars of ``mean`` with ``std`` error bars, one per row of a :func:`lrbook.training.compare` table."""
+    """Bars of ``mean`` with ``std`` error bars, one per row of a :func:`lrbook.training.compare` table.
+
+    Example:
+        >>> ax = plot_summary_bars(compare(df, "test_accuracy"), ylabel="test accuracy")
+    """
     ax = _axes(ax)
     t = table.sort_values("mean") if sort else table
     pos = np.arange(len(t))
@@ -76,7 +85,11 @@ def plot_summary_bars(table, *, ax=None, ylabel: str = "", sort: bool = False):
 
 
 def book_style() -> None:
-    """The book's matplotlib defaults: readable sizes, light grid, no top/right spines."""
+    """The book's matplotlib defaults: readable sizes, light grid, no top/right spines.
+
+    Example:
+        >>> book_style()  # once, in a chapter's setup cell
+    """
     import matplotlib as mpl
 
     mpl.rcParams.update({

@@ -39,6 +39,11 @@ def set_seed(seed: int, *, deterministic: bool = False) -> None:
         deterministic: also call ``tf.config.experimental.enable_op_determinism()``
             (bit-identical reruns, slower on GPU; it cannot be switched off again
             in the same process).
+
+    Example:
+        >>> set_seed(0); a = np.random.rand()
+        >>> set_seed(0); a == np.random.rand()
+        True
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"Argument `seed` must be a non-negative integer. Received: seed={seed!r}")
@@ -54,6 +59,10 @@ def current_learning_rate(optimizer) -> float:
 
     Works for a constant rate and for a ``LearningRateSchedule`` (evaluated at
     the optimizer's iteration count).
+
+    Example:
+        >>> current_learning_rate(keras.optimizers.SGD(0.1))
+        0.10000000149011612
     """
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
@@ -72,6 +81,14 @@ class Arm:
             the same architecture as the experiment's builder (the shared
             initial weights are loaded into it); use it to change, for example,
             dropout rates, which have no weights.
+
+    Example:
+        >>> arms = {
+        ...     "sgd": Arm(lambda: keras.optimizers.SGD(0.1, momentum=0.9)),
+        ...     "adam, 5 epochs": Arm(lambda: keras.optimizers.Adam(3e-3), epochs=5),
+        ...     "step decay": Arm(lambda: keras.optimizers.SGD(0.1), callbacks=lambda: [
+        ...         keras.callbacks.LearningRateScheduler(lambda e, lr: 0.1 * 0.5 ** (e // 5))]),
+        ... }
     """
 
     optimizer: Callable | str
@@ -223,6 +240,10 @@ def epochs_to_target(df, target: float, metric: str = "test_accuracy"):
     Returns:
         A DataFrame with ``arm``, ``seed``, ``epochs`` and ``seconds``; both
         are NaN for a run that never reached the target.
+
+    Example:
+        >>> hits = epochs_to_target(df, 0.9)               # df from run_experiment
+        >>> hits.groupby("arm").epochs.median()            # doctest: +SKIP
     """
     import pandas as pd
 
@@ -254,6 +275,10 @@ def compare(df, metric: str = "test_accuracy", *, epoch: int | None = None, base
         A DataFrame indexed by arm, in the order of first appearance, with
         ``mean``, ``std``, ``n`` (and the p-value column) plus ``time``, the
         mean training seconds up to that epoch.
+
+    Example:
+        >>> table = compare(df, "test_accuracy", baseline="sgd")   # df from run_experiment
+        >>> table[["mean", "std", "n", "p_vs_sgd"]]                 # doctest: +SKIP
     """
     import pandas as pd
 
