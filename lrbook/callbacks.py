@@ -15,6 +15,7 @@ import numpy as np
 
 from lrbook.env import quiet_import_tensorflow
 from lrbook.optimizers import current_momentum, momentum_name
+from lrbook.schedules import evaluate
 
 quiet_import_tensorflow()
 import keras  # noqa: E402
@@ -63,13 +64,8 @@ class ScheduleTrace:
 
 
 def _evaluate(schedule, steps):
-    """``schedule`` at every step, as floats: vectorized, or step by step for a schedule
-    that only takes a scalar (Keras's ``CosineDecay`` with warmup uses ``ops.cond``)."""
-    try:
-        values = np.asarray(keras.ops.convert_to_numpy(schedule(steps)), dtype=np.float64)
-        return np.broadcast_to(values, steps.shape).tolist()
-    except Exception:  # noqa: BLE001 - any failure of the vector call: fall back to scalars
-        return [float(keras.ops.convert_to_numpy(schedule(int(step)))) for step in steps]
+    """``schedule`` at every step, as a list of floats (see :func:`lrbook.schedules.evaluate`)."""
+    return evaluate(schedule, steps).tolist()
 
 
 @keras.saving.register_keras_serializable(package="lrbook")

@@ -30,6 +30,8 @@ from __future__ import annotations
 import numbers
 import types
 
+import numpy as np
+
 from lrbook import annealing
 from lrbook.env import quiet_import_tensorflow
 
@@ -48,6 +50,7 @@ __all__ = [
     "OneCycleMomentum",
     "triangular_scale",
     "triangular2_scale",
+    "evaluate",
 ]
 
 _register = keras.saving.register_keras_serializable(package="lrbook")
@@ -129,6 +132,49 @@ def _serialize_fn(owner, name, fn):
         "`from_config`. "
         f"Received: {name}={fn!r}"
     )
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+def evaluate(schedule, steps) -> np.ndarray:
+    """The value of ``schedule`` at every step of ``steps``, as a float64 NumPy array.
+
+    Works for any ``LearningRateSchedule``, Keras's or lrbook's, and for a plain
+    number (a constant rate). The schedule is called once on the whole array;
+    one that only takes a scalar step (Keras's ``CosineDecay`` with warmup
+    branches with ``ops.cond``) is called step by step instead.
+
+    Example:
+        >>> warm = keras.optimizers.schedules.CosineDecay(0.0, 90, warmup_target=0.1, warmup_steps=10)
+        >>> evaluate(warm, [0, 5, 10, 100]).round(4).tolist()
+        [0.0, 0.05, 0.1, 0.0]
+        >>> evaluate(0.01, np.arange(3)).tolist()
+        [0.01, 0.01, 0.01]
+
+    Args:
+        schedule: a ``LearningRateSchedule``, or a number >= 0.
+        steps: a step or an array of steps (ints or floats).
+
+    Returns:
+        The values, with the shape of ``np.asarray(steps)``.
+
+    Raises:
+        ValueError: if ``schedule`` is neither a ``LearningRateSchedule`` nor a
+            number >= 0.
+
+    Used in: the schedules chapter (every schedule plotted from one call).
+    """
+    steps = np.asarray(steps)
+    if not isinstance(schedule, _Schedule):
+        if isinstance(schedule, (bool, str)) or not isinstance(schedule, numbers.Real) or schedule < 0:
+            _fail("schedule", schedule, "a LearningRateSchedule or a number >= 0")
+        return np.full(steps.shape, float(schedule))
+    try:
+        values = np.asarray(ops.convert_to_numpy(schedule(steps)), dtype=np.float64)
+        return np.broadcast_to(values, steps.shape).copy()
+    except Exception:  # noqa: BLE001 - any failure of the vector call: fall back to scalars
+        flat = [float(ops.convert_to_numpy(schedule(step))) for step in steps.reshape(-1).tolist()]
+        return np.asarray(flat, dtype=np.float64).reshape(steps.shape)
 
 
 # ----------------------------------------------------------------------------- warmup

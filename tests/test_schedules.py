@@ -590,6 +590,40 @@ def test_value_errors(make, match):
         make()
 
 
+# ----------------------------------------------------------------------------- evaluate
+
+@pytest.mark.parametrize("make", [
+    lambda: keras.optimizers.schedules.CosineDecay(0.0, 90, warmup_target=0.1, warmup_steps=10),
+    lambda: keras.optimizers.schedules.PiecewiseConstantDecay([30, 60], [0.1, 0.01, 0.001]),
+    lambda: keras.optimizers.schedules.CosineDecayRestarts(0.1, 20),
+    lambda: OneCycle(0.1, 100),
+    lambda: Warmup(keras.optimizers.schedules.ExponentialDecay(0.1, 90, 0.01), warmup_steps=10),
+    lambda: Triangular2CyclicalLearningRate(1e-4, 1e-2, step_size=10),
+], ids=["cosine-warmup", "piecewise", "restarts", "one-cycle", "warmup", "triangular2"])
+def test_evaluate_is_the_schedule_step_by_step(make):
+    schedule = make()
+    steps = np.arange(0, 120, 7)
+    expected = [float(keras.ops.convert_to_numpy(schedule(int(s)))) for s in steps]
+    got = schedules.evaluate(schedule, steps)
+    assert got.dtype == np.float64 and got.shape == steps.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(schedules.evaluate(schedule, steps.reshape(3, -1)), np.reshape(expected, (3, -1)),
+                               rtol=1e-6, atol=1e-12)
+    assert schedules.evaluate(schedule, 7).shape == ()
+
+
+def test_evaluate_a_constant():
+    np.testing.assert_array_equal(schedules.evaluate(0.05, [0, 1, 2]), [0.05, 0.05, 0.05])
+    np.testing.assert_array_equal(schedules.evaluate(1, np.arange(2)), [1.0, 1.0])
+
+
+@pytest.mark.parametrize("bad", [-0.1, "0.1", None, True, lambda step: 0.1])
+def test_evaluate_refuses_what_is_not_a_schedule(bad):
+    with pytest.raises(ValueError, match=r"Argument `schedule` must be a LearningRateSchedule or a number >= 0. "
+                                         r"Received: schedule="):
+        schedules.evaluate(bad, [0, 1])
+
+
 # ----------------------------------------------------------------------------- docs
 
 def test_doctests():
