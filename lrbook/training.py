@@ -23,6 +23,7 @@ import keras  # noqa: E402
 
 __all__ = [
     "set_seed",
+    "initial_weights",
     "Arm",
     "run_experiment",
     "epochs_to_target",
@@ -52,6 +53,25 @@ def set_seed(seed: int, *, deterministic: bool = False) -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def initial_weights(build_model: Callable[[], keras.Model], seed: int) -> list:
+    """The initial weights :func:`run_experiment` gives every arm for ``seed``.
+
+    Seeds everything with :func:`set_seed` and builds the model once, exactly as
+    :func:`run_experiment` does before its arms, so anything else run on these
+    weights (an LR range test, say) starts where the experiment's runs start::
+
+        model = build_model()
+        model.set_weights(initial_weights(build_model, seed))
+
+    Returns:
+        The list of arrays of ``build_model().get_weights()``.
+
+    Used in: the LR-finder chapter (the range test on the sweep's initial weights).
+    """
+    set_seed(seed)
+    return build_model().get_weights()
 
 
 def current_learning_rate(optimizer) -> float:
@@ -203,8 +223,7 @@ def run_experiment(
     rows = []
     bar = tqdm(total=len(seeds) * len(arms), disable=not progress, desc="runs", file=sys.stderr, mininterval=2.0)
     for seed in seeds:
-        set_seed(seed)
-        initial = build_model().get_weights()
+        initial = initial_weights(build_model, seed)
         for name, arm in arms.items():
             bar.set_postfix_str(f"seed={seed} arm={name}")
             keras.backend.clear_session()

@@ -49,6 +49,20 @@ def test_arms_share_initial_weights_and_seeds_differ(tiny):
     np.testing.assert_allclose(first.time, first.epoch_time.cumsum())
 
 
+def test_initial_weights_are_those_every_arm_starts_from(tiny):
+    RecordInitialWeights.seen = []
+    arm = training.Arm(lambda: keras.optimizers.SGD(0.1), callbacks=lambda: [RecordInitialWeights()])
+    training.run_experiment(build_tiny, {"a": arm}, tiny, seeds=[0, 1], epochs=1, progress=False,
+                            evaluate_test=False)
+    np.random.default_rng().normal(size=3)  # unrelated randomness in between changes nothing
+    keras.random.normal((3,))
+    for seed, seen in zip([0, 1], RecordInitialWeights.seen):
+        weights = training.initial_weights(build_tiny, seed)
+        assert len(weights) == len(seen)
+        for a, b in zip(weights, seen):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_identical_arms_see_identical_data_order(tiny):
     arms = {name: training.Arm(lambda: keras.optimizers.SGD(0.05)) for name in ("a", "b")}
     df = training.run_experiment(build_tiny, arms, tiny, seeds=[3], epochs=2, progress=False)
