@@ -68,6 +68,12 @@ def initial_weights(build_model: Callable[[], keras.Model], seed: int) -> list:
     Returns:
         The list of arrays of ``build_model().get_weights()``.
 
+    Example:
+        >>> build = lambda: models.cnn1d()
+        >>> model = models.compile_classifier(build(), keras.optimizers.SGD(momentum=0.9))
+        >>> model.set_weights(initial_weights(build, seed=0))   # the sweep's seed-0 start
+        >>> result = lr_range_test(model, x, y, batch_size=64)  # doctest: +SKIP
+
     Used in: the LR-finder chapter (the range test on the sweep's initial weights).
     """
     set_seed(seed)
