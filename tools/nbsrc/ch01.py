@@ -1,11 +1,12 @@
-import sys; from pathlib import Path; HERE = Path(__file__).resolve().parent; sys.path.insert(0, str(HERE))  # noqa: E702
-from nbgen import build
-from common import badge, derived, SETUP
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SETUP, badge, derived  # noqa: E402
+from nbgen import recorder, write  # noqa: E402
 
 NAME = "01_training_basics"
-cells = []
-md = lambda s, *t: cells.append(("md", s, t[0] if t else []))
-code = lambda s, *t: cells.append(("code", s, t[0] if t else []))
+cells, md, code = recorder()
 
 md("# Training basics: epochs, steps, batch size, the learning rate and the optimizers")
 md(badge(NAME))
@@ -508,5 +509,4 @@ in {glue:text}`runtime_s:.0f` s.*
 ```{footbibliography}
 ```
 """)
-build(cells, str(HERE.parents[1] / "notebooks" / f"{NAME}.ipynb"))
-print("wrote", NAME)
+write(cells, NAME)

@@ -1,11 +1,12 @@
-import sys; from pathlib import Path; HERE = Path(__file__).resolve().parent; sys.path.insert(0, str(HERE))  # noqa: E702
-from nbgen import build
-from common import badge, derived, SETUP
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SETUP, badge, derived  # noqa: E402
+from nbgen import recorder, write  # noqa: E402
 
 NAME = "02_schedules"
-cells = []
-md = lambda s, *t: cells.append(("md", s, t[0] if t else []))
-code = lambda s, *t: cells.append(("code", s, t[0] if t else []))
+cells, md, code = recorder()
 
 md("# Learning-rate schedules")
 md(badge(NAME))
@@ -967,12 +968,4 @@ in {glue:text}`runtime_s:.0f` s.*
 ```{footbibliography}
 ```
 """)
-OUT = str(HERE.parents[1] / "notebooks" / f"{NAME}.ipynb")
-build(cells, OUT)
-# Stable cell ids (nbformat draws random ones), so regenerating gives small diffs.
-import nbformat
-nb = nbformat.read(OUT, as_version=4)
-for i, cell in enumerate(nb.cells):
-    cell.id = f"{NAME}-{i:02d}"
-nbformat.write(nb, OUT)
-print("wrote", NAME)
+write(cells, NAME)

@@ -1,5 +1,23 @@
 """Tiny helper: build a notebook from a list of cells. Cells: ("md"|"code", src[, tags])."""
-import nbformat, sys
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def recorder():
+    """``cells, md, code``: a list and two functions appending markdown / code cells (optional tags)."""
+    cells = []
+
+    def md(src, tags=()):
+        cells.append(("md", src, list(tags)))
+
+    def code(src, tags=()):
+        cells.append(("code", src, list(tags)))
+
+    return cells, md, code
+
 
 def build(cells, path):
     nb = nbformat.v4.new_notebook()
@@ -16,5 +34,13 @@ def build(cells, path):
             cell.metadata["tags"] = tags
         out.append(cell)
     nb.cells = out
+    for i, cell in enumerate(nb.cells):  # stable ids, so regenerating gives small diffs
+        cell.id = f"{Path(path).stem}-{i:02d}"
     nbformat.validator.normalize(nb)
     nbformat.write(nb, path)
+
+
+def write(cells, name):
+    """Build ``notebooks/<name>.ipynb`` from ``cells``."""
+    build(cells, str(NOTEBOOKS / f"{name}.ipynb"))
+    print("wrote", name)
