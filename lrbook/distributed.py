@@ -226,7 +226,15 @@ def loopback_cluster(workers: int, ps: int = 0, host: str = "127.0.0.1") -> dict
 
 class WorkerError(RuntimeError):
     """A cluster process failed (non-zero exit) or the cluster did not finish in time; the
-    message holds the failing process's log."""
+    message holds the failing process's log.
+
+    Example:
+        >>> try:
+        ...     run_cluster("lrbook.distributed:probe_worker", workers=2, kwargs={"fail_task": 1})
+        ... except WorkerError as err:
+        ...     print(str(err).splitlines()[-1])
+        RuntimeError: probe_worker: task 1 fails on purpose
+    """
 
 
 @dataclass
