@@ -307,7 +307,8 @@ def results_page(profile: str, executed: Path, manifest: dict) -> str:
         "(nothing on this page is typed by hand). Follow a chapter's link for the setting, the",
         "figures and the caveats.",
         "",
-        f"These results come from the **{profile}** profile on **{runtime.get('device', '?')}**, with "
+        f"These results come from the **{profile}** profile on **{runtime.get('device', '?')}** "
+        f"({runtime.get('precision', 'float32')}), with "
         f"TensorFlow {runtime.get('tensorflow', '?')}, Keras {runtime.get('keras', '?')}, "
         f"NumPy {runtime.get('numpy', '?')} and lrbook {runtime.get('lrbook', '?')}"
         + (" (the quick profile is CI's small version: its numbers are not the book's)."
