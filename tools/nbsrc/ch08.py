@@ -115,9 +115,20 @@ with tf.GradientTape() as tape:
     batch_loss = loss_fn(y_b, single_model(x_b, training=False))
 single_grad = [g.numpy() for g in tape.gradient(batch_loss, single_model.trainable_variables)]
 
+
+def mirrored(n):
+    """MirroredStrategy over the first n logical CPU devices, all-reducing through /cpu:0.
+
+    (The default collective all-reduce fails when strategies of different sizes share one
+    process: "joining a group with size 4, but that group has size 2".)
+    """
+    return tf.distribute.MirroredStrategy(
+        DEVICES[:n], cross_device_ops=tf.distribute.ReductionToOneDevice(reduce_to_device=DEVICES[0]))
+
+
 grad_error = {}
 for n in replica_counts:
-    strategy = tf.distribute.MirroredStrategy(DEVICES[:n])
+    strategy = mirrored(n)
     with strategy.scope():
         replica_model = models.cnn1d(ds.input_shape)
     replica_model.set_weights(single_model.get_weights())
@@ -164,7 +175,7 @@ class EpochTimes(keras.callbacks.Callback):
 
 rows = []
 for n in replica_counts:
-    strategy = tf.distribute.MirroredStrategy(DEVICES[:n])
+    strategy = mirrored(n)
     keras.utils.set_random_seed(0)
     with strategy.scope():
         model = models.compile_classifier(models.cnn1d(ds.input_shape),
