@@ -384,6 +384,11 @@ gap = acc(f"{base_batch}") - acc(f"{top} {best_rule}")
 p_gap = table.loc[f"{top} {best_rule}", f"p_vs_{base_batch}"]
 glue("base_lr_grid", Text(", ".join(f"{lr:g}" for lr in base_lrs)))
 glue("big_lr_grid", Text(", ".join(f"{lr:g}" for lr in big_lrs)))
+above = [lr for lr in base_lrs if lr > base_lr]
+glue("sc_edge_sentence", Text(
+    f"the next rate of the base sweep, {min(above):g}, reached only {sweep_val[f'{min(above):g}']:.2f} "
+    "validation accuracy" if above else
+    "the base sweep's best rate is its largest, so where the edge lies is not known from it"))
 glue("base_lr", base_lr)
 glue("epochs_g", epochs)
 glue("seeds_g", seeds)
@@ -442,7 +447,8 @@ asks for {glue:text}`sc_linear_ratio:.0f` times, and it reaches {glue:text}`sc_s
 ({glue:text}`sc_swept_gap:.1f` points behind batch {glue:text}`base_batch_g`, $p =$
 {glue:text}`sc_p_swept:.2g`), {glue:text}`sc_swept_verdict`. Two things limit the rule here. The
 base rate that is best at the small batch already sits near the largest rate SGD with momentum
-can take on this loss surface (chapter 3's range test measures where that edge is), so multiplying
+can take on this loss surface ({glue:text}`sc_edge_sentence`; chapter 3's range test measures
+where that edge is), so multiplying
 it by 4 or 16 crosses the edge, and warmup only delays the divergence: the rule assumes the
 small-batch rate is far from that limit, as it was for Goyal et al.'s ResNet-50 with batch norm.
 And at the largest batch an epoch is a handful of steps; no step size turns a few dozen updates
