@@ -9,6 +9,9 @@
 #
 # Both create (or reuse) a virtual environment in .venv and install requirements.txt
 # into it first; set LRBOOK_VENV to use another folder, PYTHON to pick the interpreter.
+# On a machine with an NVIDIA GPU the TensorFlow line becomes tensorflow[and-cuda]
+# (LRBOOK_DEVICE=cpu|gpu overrides the detection); LRBOOK_MIXED_PRECISION=1 trains in
+# mixed_float16 (see the scaling-out chapter).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,12 +24,15 @@ ensure_env() {
     "$PYTHON" -m venv "$VENV"
   fi
   local stamp="$VENV/.lrbook-installed"
-  if ! cmp -s <(cat requirements.txt pyproject.toml) "$stamp" 2>/dev/null; then
-    echo "[book.sh] installing requirements.txt into $VENV (a few minutes the first time)"
+  # On a machine with an NVIDIA GPU (or LRBOOK_DEVICE=gpu) TensorFlow comes as tensorflow[and-cuda].
+  local reqs
+  reqs=$("$VENV/bin/python" -m lrbook.book requirements --device auto)
+  if ! cmp -s <(echo "$reqs"; cat pyproject.toml) "$stamp" 2>/dev/null; then
+    echo "[book.sh] installing requirements into $VENV (a few minutes the first time)"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r <(echo "$reqs")
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e .
-    cat requirements.txt pyproject.toml > "$stamp"
+    { echo "$reqs"; cat pyproject.toml; } > "$stamp"
   fi
 }
 

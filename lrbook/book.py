@@ -7,6 +7,7 @@ Usage (from the repository root)::
     python -m lrbook.book execute --profile quick     # execute only
     python -m lrbook.book render --profile quick      # render what was executed
     python -m lrbook.book linkcheck --profile quick   # check external links (needs internet)
+    python -m lrbook.book requirements --device auto  # requirements.txt for this machine (GPU: CUDA TF)
 
 Notebooks are executed once, by papermill, into ``_build/executed/<profile>/``
 (with a ``manifest.json``: per notebook wall time, parameters, device,
@@ -28,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["ROOT", "notebooks", "execute", "render", "main"]
+__all__ = ["ROOT", "notebooks", "has_nvidia_gpu", "requirements", "execute", "render", "main"]
 
 #: The repository root (the folder holding ``_config.yml``).
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,63 @@ def notebooks(only=None) -> list[Path]:
                              f"have {[p.stem for p in found]}")
         found = [p for p in found if p.stem in wanted]
     return found
+
+
+#: The TensorFlow requirement of each device; requirements.txt pins the CPU one.
+TF_CPU = "tensorflow-cpu"
+TF_GPU = "tensorflow[and-cuda]"
+
+
+def has_nvidia_gpu() -> bool:
+    """True when ``nvidia-smi -L`` lists at least one GPU (without importing TensorFlow).
+
+    Example:
+        >>> has_nvidia_gpu()  # doctest: +SKIP
+        False
+    """
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return False
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and "GPU" in out.stdout
+
+
+def requirements(device: str = "auto", text: str | None = None) -> str:
+    """``requirements.txt`` for ``device``: on a GPU the CPU TensorFlow becomes ``tensorflow[and-cuda]``.
+
+    The version stays the one pinned in ``requirements.txt``; nothing else
+    changes, so a GPU build runs the same code with the same versions.
+
+    Args:
+        device: ``"cpu"``, ``"gpu"`` or ``"auto"`` (``"gpu"`` when
+            :func:`has_nvidia_gpu`; the environment variable ``LRBOOK_DEVICE``
+            overrides ``"auto"``).
+        text: the requirements to rewrite (default: the repository's file).
+
+    Example:
+        >>> requirements("gpu", "tensorflow-cpu==2.21.0\nkeras==3.15.1\n")
+        'tensorflow[and-cuda]==2.21.0\nkeras==3.15.1\n'
+    """
+    if device == "auto":
+        device = os.environ.get("LRBOOK_DEVICE") or ("gpu" if has_nvidia_gpu() else "cpu")
+    if device not in ("cpu", "gpu"):
+        raise ValueError(f"Argument `device` must be 'cpu', 'gpu' or 'auto'. Received: device={device!r}")
+    if text is None:
+        text = (ROOT / "requirements.txt").read_text()
+    if device == "cpu":
+        return text
+    lines = text.splitlines(keepends=True)
+    found = False
+    for i, line in enumerate(lines):
+        if line.startswith(TF_CPU + "=="):
+            lines[i] = TF_GPU + line[len(TF_CPU):]
+            found = True
+    if not found:
+        raise ValueError(f"Argument `text` must pin {TF_CPU}==<version> on a line of its own.")
+    return "".join(lines)
 
 
 def _executed_dir(profile: str, build: Path = BUILD) -> Path:
@@ -95,6 +153,7 @@ def _hide_injected_cell(path: Path) -> None:
 def _runtime_info() -> dict:
     """Device and versions, taken in a subprocess so the build process stays TensorFlow-free."""
     code = ("import json, lrbook.env as e; i = e.versions(); i['device'] = e.device_name(); "
+            "i['precision'] = 'mixed_float16' if e.mixed_precision_requested() else 'float32'; "
             "print(json.dumps(i))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=_kernel_env(None), cwd=ROOT)
@@ -248,7 +307,8 @@ def results_page(profile: str, executed: Path, manifest: dict) -> str:
         "(nothing on this page is typed by hand). Follow a chapter's link for the setting, the",
         "figures and the caveats.",
         "",
-        f"These results come from the **{profile}** profile on **{runtime.get('device', '?')}**, with "
+        f"These results come from the **{profile}** profile on **{runtime.get('device', '?')}** "
+        f"({runtime.get('precision', 'float32')}), with "
         f"TensorFlow {runtime.get('tensorflow', '?')}, Keras {runtime.get('keras', '?')}, "
         f"NumPy {runtime.get('numpy', '?')} and lrbook {runtime.get('lrbook', '?')}"
         + (" (the quick profile is CI's small version: its numbers are not the book's)."
@@ -300,10 +360,15 @@ def render(profile: str, builder: str = "html") -> Path:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lrbook.book", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["build", "execute", "render", "linkcheck", "list"])
+    parser.add_argument("command", choices=["build", "execute", "render", "linkcheck", "list", "requirements"])
     parser.add_argument("--profile", default="full", choices=["quick", "full"])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="notebooks to execute (stems)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
+                        help="requirements: the TensorFlow build to install")
     args = parser.parse_args(argv)
+    if args.command == "requirements":
+        print(requirements(args.device), end="")
+        return 0
     if args.command == "list":
         for p in notebooks(args.only):
             print(p.relative_to(ROOT).as_posix())

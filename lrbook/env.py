@@ -18,8 +18,12 @@ __all__ = [
     "device_name",
     "versions",
     "in_colab",
+    "mixed_precision_requested",
     "setup",
 ]
+
+#: Environment variable that turns on mixed precision (``mixed_float16``) in :func:`setup`.
+MIXED_PRECISION_ENV = "LRBOOK_MIXED_PRECISION"
 
 #: The profiles a chapter knows. ``quick`` is what CI runs (under about a
 #: minute a notebook on 2 CPU cores); ``full`` is what the rendered book shows.
@@ -160,31 +164,63 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
-def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True) -> dict:
-    """The setup every chapter runs: quiet import, seeds, profile, versions.
+def mixed_precision_requested(value: bool | None = None) -> bool:
+    """Whether to train in mixed precision: ``value`` if given, else ``$LRBOOK_MIXED_PRECISION``.
+
+    The variable counts as on for ``1``, ``true``, ``yes`` or ``on``.
+
+    Example:
+        >>> mixed_precision_requested(True), mixed_precision_requested(False)
+        (True, False)
+    """
+    if value is not None:
+        if not isinstance(value, bool):
+            raise ValueError(f"Argument `mixed_precision` must be True, False or None. Received: {value!r}")
+        return value
+    raw = os.environ.get(MIXED_PRECISION_ENV, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"Argument `${MIXED_PRECISION_ENV}` must be 1/0, true/false, yes/no or on/off. "
+                     f"Received: {raw!r}")
+
+
+def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True,
+          mixed_precision: bool | None = None) -> dict:
+    """The setup every chapter runs: quiet import, seeds, profile, versions, precision.
 
     Args:
         profile: the notebook's ``profile`` parameter (``None`` reads
             ``$LRBOOK_PROFILE``).
         seed: global seed for Python, NumPy and the backend.
         verbose: print one line with profile, device and versions.
+        mixed_precision: train in ``mixed_float16`` (Keras's global dtype
+            policy; the book's models keep float32 logits). ``None`` reads
+            ``$LRBOOK_MIXED_PRECISION`` (off by default): that is how a GPU
+            build turns it on for every chapter without editing them. Worth it
+            on GPUs with tensor cores; on a CPU it is slower.
 
     Returns:
-        A dict with ``profile``, ``device`` and the :func:`versions`.
+        A dict with ``profile``, ``device``, ``precision`` and the :func:`versions`.
 
     Example:
         >>> info = setup(profile)  # a chapter's setup cell
-        profile=full | device=CPU (2 cores, x86_64) | python 3.11.7 tensorflow 2.21.0 ...
+        profile=full | device=CPU (2 cores, x86_64) | precision=float32 | python 3.11.7 tensorflow 2.21.0 ...
     """
     profile = resolve_profile(profile)
     quiet_import_tensorflow()
     from lrbook.training import set_seed
 
+    import keras
+
     set_seed(seed)
-    info = {"profile": profile, "device": device_name(), **versions()}
+    policy = "mixed_float16" if mixed_precision_requested(mixed_precision) else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    info = {"profile": profile, "device": device_name(), "precision": policy, **versions()}
     if verbose:
         print(
-            f"profile={profile} | device={info['device']} | "
-            + " ".join(f"{k} {v}" for k, v in info.items() if k not in ("profile", "device"))
+            f"profile={profile} | device={info['device']} | precision={policy} | "
+            + " ".join(f"{k} {v}" for k, v in info.items() if k not in ("profile", "device", "precision"))
         )
     return info

@@ -24,6 +24,10 @@ import keras  # noqa: E402
 
 __all__ = ["NORMS", "mlp", "cnn1d", "cnn2d", "compile_classifier"]
 
+#: The output layer always computes in float32, so logits and the loss stay float32 under a
+#: ``mixed_float16`` policy (Keras's mixed-precision guide); under float32 it changes nothing.
+_LOGITS_DTYPE = "float32"
+
 #: Normalization layers a builder can insert after each hidden layer.
 NORMS = (None, "batch", "layer", "group", "instance")
 
@@ -105,7 +109,7 @@ def mlp(
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     outputs = keras.layers.Dense(
         num_classes, kernel_initializer=kernel_initializer, kernel_regularizer=kernel_regularizer,
-        name="logits")(x)
+        dtype=_LOGITS_DTYPE, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -128,7 +132,8 @@ def _conv_net(conv, pool, input_shape, num_classes, filters, kernel_size, norm, 
     x = keras.layers.Flatten()(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, kernel_regularizer=kernel_regularizer, name="logits")(x)
+    outputs = keras.layers.Dense(num_classes, kernel_regularizer=kernel_regularizer, dtype=_LOGITS_DTYPE,
+                                 name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -53,3 +53,24 @@ def test_failing_notebook_stops_the_build_and_keeps_partial_copy(tmp_path):
     manifest = json.loads((tmp_path / "build/executed/quick/manifest.json").read_text())
     assert manifest["notebooks"][str(nb)]["success"] is False
     assert "boom" in manifest["notebooks"][str(nb)]["error"]
+
+
+def test_requirements_for_a_gpu_swap_only_the_tensorflow_line(monkeypatch):
+    text = "# c\ntensorflow-cpu==2.21.0\nkeras==3.15.1\n"
+    assert book.requirements("cpu", text) == text
+    assert book.requirements("gpu", text) == "# c\ntensorflow[and-cuda]==2.21.0\nkeras==3.15.1\n"
+    monkeypatch.setenv("LRBOOK_DEVICE", "gpu")
+    assert book.requirements("auto", text).splitlines()[1] == "tensorflow[and-cuda]==2.21.0"
+    monkeypatch.setenv("LRBOOK_DEVICE", "cpu")
+    assert book.requirements("auto", text) == text
+    real = book.requirements("gpu")  # the repository's file pins tensorflow-cpu
+    assert "tensorflow[and-cuda]==" in real and "\ntensorflow-cpu==" not in real
+    with pytest.raises(ValueError, match=r"Argument `device` must be 'cpu', 'gpu' or 'auto'. Received: device='tpu'"):
+        book.requirements("tpu", text)
+    with pytest.raises(ValueError, match=r"Argument `text` must pin tensorflow-cpu"):
+        book.requirements("gpu", "keras==3\n")
+
+
+def test_gpu_detection_without_nvidia_smi(monkeypatch):
+    monkeypatch.setattr(book.shutil, "which", lambda name, **kw: None)
+    assert book.has_nvidia_gpu() is False

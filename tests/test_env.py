@@ -1,6 +1,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from lrbook import env
@@ -32,3 +33,34 @@ def test_versions_and_device():
     v = env.versions()
     assert v["keras"].startswith("3.") and v["tensorflow"]
     assert env.device_name().startswith(("CPU", "1 x GPU", "2 x GPU", "4 x GPU", "8 x GPU"))
+
+
+def test_mixed_precision_switch(monkeypatch):
+    import keras
+
+    monkeypatch.delenv("LRBOOK_MIXED_PRECISION", raising=False)
+    assert env.mixed_precision_requested() is False
+    monkeypatch.setenv("LRBOOK_MIXED_PRECISION", "1")
+    assert env.mixed_precision_requested() is True
+    assert env.mixed_precision_requested(False) is False
+    monkeypatch.setenv("LRBOOK_MIXED_PRECISION", "maybe")
+    with pytest.raises(ValueError, match=r"Argument `\$LRBOOK_MIXED_PRECISION` must be 1/0.*Received: 'maybe'"):
+        env.mixed_precision_requested()
+    with pytest.raises(ValueError, match=r"Argument `mixed_precision` must be True, False or None. Received: 1"):
+        env.mixed_precision_requested(1)
+    monkeypatch.setenv("LRBOOK_MIXED_PRECISION", "1")
+    try:
+        info = env.setup("quick", verbose=False)
+        assert info["precision"] == "mixed_float16"
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+        from lrbook import models
+
+        model = models.cnn1d()
+        assert model.layers[1].compute_dtype == "float16"      # the convolutions compute in float16
+        assert model.get_layer("logits").compute_dtype == "float32"  # logits (and the loss) stay float32
+        out = model(np.zeros((2, 40, 1), "float32"))
+        assert out.dtype == "float32"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    monkeypatch.delenv("LRBOOK_MIXED_PRECISION")
+    assert env.setup("quick", verbose=False)["precision"] == "float32"
