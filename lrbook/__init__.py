@@ -22,6 +22,7 @@ _SUBMODULES = {
     "optimizers",
     "callbacks",
     "lr_finder",
+    "superconvergence",
     "plotting",
     "notebook",
     "book",

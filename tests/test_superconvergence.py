@@ -249,3 +249,19 @@ def test_resnet_errors():
         models.resnet((32, 32, 3), depth=21)
     with pytest.raises(ValueError, match="`input_shape` must be"):
         models.resnet((40, 1))
+
+
+def test_set_batch_norm_momentum_reaches_every_layer_and_changes_the_moving_mean():
+    model = sc.set_batch_norm_momentum(models.resnet((8, 8, 3), depth=8), 0.5)
+    bns = [layer for layer in model._flatten_layers() if isinstance(layer, __import__("keras").layers.BatchNormalization)]
+    assert len(bns) == 1 + 3 * 2 + 2  # stem, 3 stages x 1 block x 2 convs, 2 projections
+    assert {b.momentum for b in bns} == {0.5}
+    # moving mean after one training-mode call on constant inputs: m = 0.5 * 0 + 0.5 * batch_mean
+    import keras
+    layer = keras.layers.BatchNormalization()
+    m = keras.Sequential([keras.Input((3,)), layer])
+    sc.set_batch_norm_momentum(m, 0.5)
+    m(np.full((4, 3), 2.0, "float32"), training=True)
+    np.testing.assert_allclose(np.asarray(layer.moving_mean), 1.0)
+    with pytest.raises(ValueError, match=r"`momentum` must be in \[0, 1\)"):
+        sc.set_batch_norm_momentum(m, 1.0)
