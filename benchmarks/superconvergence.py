@@ -117,6 +117,8 @@ def main(argv=None):
         "target": d["target"],
         "ratio_epochs_to_target": num(summary.ratios["best constant LR"], 3),
         "ratio_epochs_to_target_vs_adam": num(summary.ratios["Adam"], 3),
+        "ratio_note": "median epochs to target of the baseline / one-cycle's; a seed that never reaches the target "
+                      "counts as infinitely many; null: the ratio is not finite (see each arm's median)",
         "p_value_equal_budget": num(summary.p_value("best constant LR")),
         "p_values_by_budget": {str(b): num(summary.p_value("best constant LR", b)) for b in budgets},
         "final_accuracy_difference": num(
