@@ -265,3 +265,14 @@ def test_set_batch_norm_momentum_reaches_every_layer_and_changes_the_moving_mean
     np.testing.assert_allclose(np.asarray(layer.moving_mean), 1.0)
     with pytest.raises(ValueError, match=r"`momentum` must be in \[0, 1\)"):
         sc.set_batch_norm_momentum(m, 1.0)
+
+
+def test_cifar_variant_trains_one_cycle_on_a_resnet():
+    """The chapter's dataset="cifar10" path, on random CIFAR-shaped data (the data itself needs a network)."""
+    rng = np.random.default_rng(0)
+    ds = Dataset("cifar-shaped", rng.random((16, 32, 32, 3), dtype=np.float32), rng.integers(0, 10, 16).astype("int32"),
+                 rng.random((8, 32, 32, 3), dtype=np.float32), rng.integers(0, 10, 8).astype("int32"))
+    build = lambda: sc.set_batch_norm_momentum(models.resnet(ds.input_shape, depth=8, width=0.25), 0.9)  # noqa: E731
+    fams = {"one-cycle": sc.Family(lambda e: sc.one_cycle_arm(0.1, e, sc.steps_per_epoch(16, 8)), per_budget=True)}
+    df = sc.run_comparison({"default": build}, fams, ds, budgets=[1], seeds=[0], batch_size=8)
+    assert len(df) == 1 and np.isfinite(df.loss).all()
