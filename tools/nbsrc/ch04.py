@@ -414,9 +414,11 @@ d_last = summary.at_budget.loc[(ONE_CYCLE, largest), "mean"] - summary.at_budget
 closest = min((f for f in families if f != ONE_CYCLE),
               key=lambda f: abs(summary.at_budget.loc[(f, largest), "mean"] - summary.at_budget.loc[(ONE_CYCLE, largest), "mean"]))
 if len(budgets) > 1 and d_first < 0 < d_last:
+    p_first = summary.p_value(CONSTANT, budgets[0])
     pattern = ("So one-cycle's advantage is no head start: in the shortest budget most of its updates go to the "
-               "warm-up and it trails the constant rate; it pays off in the annealing phase, which a constant rate "
-               "never has")
+               f"warm-up and it trails the constant rate (p = {p_first:.2g}"
+               f"{', not significant with these seeds' if p_first >= 0.05 else ''}); it pays off in the annealing "
+               "phase, which a constant rate never has")
 elif d_last > 0:
     pattern = "One-cycle is ahead of the constant rate at the longest budget"
 else:
