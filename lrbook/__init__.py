@@ -23,6 +23,7 @@ _SUBMODULES = {
     "callbacks",
     "lr_finder",
     "distributed",
+    "superconvergence",
     "plotting",
     "notebook",
     "book",

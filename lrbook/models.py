@@ -12,6 +12,7 @@ builder                                parameters
 ``cnn1d((40, 1))``                     12,106
 ``cnn1d((40, 1), norm="batch")``       12,394
 ``cnn2d((8, 8, 1))`` (digits)          21,386
+``resnet((32, 32, 3))`` (ResNet-20)    274,042
 =====================================  ==========
 """
 
@@ -22,7 +23,7 @@ from lrbook.env import quiet_import_tensorflow
 quiet_import_tensorflow()
 import keras  # noqa: E402
 
-__all__ = ["NORMS", "mlp", "cnn1d", "cnn2d", "compile_classifier"]
+__all__ = ["NORMS", "mlp", "cnn1d", "cnn2d", "resnet", "compile_classifier"]
 
 #: The output layer always computes in float32, so logits and the loss stay float32 under a
 #: ``mixed_float16`` policy (Keras's mixed-precision guide); under float32 it changes nothing.
@@ -205,6 +206,75 @@ def cnn2d(
     """
     return _conv_net(keras.layers.Conv2D, keras.layers.MaxPooling2D, input_shape, num_classes, filters,
                      kernel_size, norm, groups, dropout, width, activation, kernel_regularizer, name)
+
+
+def resnet(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    *,
+    depth: int = 20,
+    width: float = 1.0,
+    norm: str | None = "batch",
+    groups: int = 8,
+    name: str = "resnet",
+) -> keras.Model:
+    """He et al.'s CIFAR ResNet (depth ``6n + 2``: ResNet-20, -32, -44, -56, -110) for image inputs.
+
+    A 3x3 convolution with 16 channels, then three stages of ``n`` basic
+    blocks (two 3x3 convolutions, ``norm`` and ReLU, plus the identity) with
+    16, 32 and 64 channels (times ``width``); the first block of stages 2 and
+    3 halves the resolution with stride 2 and projects its shortcut with a
+    strided 1x1 convolution. Global average pooling and a dense layer give the
+    logits. ResNet-56 is the model of Smith & Topin's super-convergence
+    experiments on CIFAR-10::
+
+        x = relu(norm(conv3x3(x)))
+        for stage, channels in enumerate((16, 32, 64)):
+            for block in range(n):
+                stride = 2 if stage > 0 and block == 0 else 1
+                y = norm(conv3x3(relu(norm(conv3x3(x, stride)))))
+                x = relu(y + (conv1x1(x, stride) if stride == 2 else x))
+
+    Args:
+        input_shape: shape of one image, ``(height, width, channels)``.
+        num_classes: number of output logits.
+        depth: ``6n + 2`` layers with weights (convolutions and the dense layer).
+        width: multiplier on every stage's channels.
+        norm: normalization after each convolution (see :data:`NORMS`).
+        groups: groups of group normalization (capped at the channel count).
+        name: model name.
+
+    Example:
+        >>> resnet((32, 32, 3)).count_params(), resnet((32, 32, 3), depth=56).count_params() > 850_000
+        (274042, True)
+
+    Used in: the super-convergence chapter (its CIFAR-10 variant).
+    """
+    _validate_common(num_classes, norm, 0.0, width)
+    _check("depth", depth, isinstance(depth, int) and depth >= 8 and (depth - 2) % 6 == 0, "6n + 2 with n >= 1")
+    _check("input_shape", input_shape, len(tuple(input_shape)) == 3, "(height, width, channels)")
+    n = (depth - 2) // 6
+
+    def conv(x, channels, kernel, stride, label):
+        x = keras.layers.Conv2D(channels, kernel, strides=stride, padding="same", use_bias=norm != "batch",
+                                kernel_initializer="he_normal", name=f"{label}_conv")(x)
+        layer = _norm_layer(norm, groups=min(groups, channels), name=f"{label}_norm")
+        return layer(x) if layer is not None else x
+
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = keras.layers.Activation("relu", name="stem_act")(conv(inputs, max(1, round(16 * width)), 3, 1, "stem"))
+    for stage, base in enumerate((16, 32, 64)):
+        channels = max(1, round(base * width))
+        for block in range(n):
+            stride = 2 if stage > 0 and block == 0 else 1
+            label = f"s{stage}b{block}"
+            y = keras.layers.Activation("relu", name=f"{label}_act1")(conv(x, channels, 3, stride, f"{label}_a"))
+            y = conv(y, channels, 3, 1, f"{label}_b")
+            shortcut = conv(x, channels, 1, stride, f"{label}_proj") if stride == 2 else x
+            x = keras.layers.Activation("relu", name=f"{label}_act2")(keras.layers.Add(name=f"{label}_add")([y, shortcut]))
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
 
 
 def compile_classifier(model: keras.Model, optimizer, *, metrics=("accuracy",), **kwargs) -> keras.Model:
