@@ -273,7 +273,7 @@ def resnet(
             shortcut = conv(x, channels, 1, stride, f"{label}_proj") if stride == 2 else x
             x = keras.layers.Activation("relu", name=f"{label}_act2")(keras.layers.Add(name=f"{label}_add")([y, shortcut]))
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    outputs = keras.layers.Dense(num_classes, dtype=_LOGITS_DTYPE, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
