@@ -44,6 +44,9 @@ __all__ = [
     "temperature_softmax",
     "distillation_loss",
     "keras_student_loss_weight",
+    "pack_targets",
+    "DistillationLoss",
+    "packed_accuracy",
     "Distiller",
 ]
 
@@ -121,8 +124,12 @@ def distillation_loss(y_true, student_logits, teacher_logits, *, temperature, la
         >>> import numpy as np
         >>> s, t = np.zeros((2, 3)), np.array([[2.0, 0, 0], [0, 2.0, 0]])
         >>> float(distillation_loss(np.array([0, 1]), s, t, temperature=1.0, lambda_soft=1, lambda_hard=0))
-        0.6176...
+        0.4330...
     """
+    return ops.mean(_per_sample_loss(y_true, student_logits, teacher_logits, temperature, lambda_soft, lambda_hard))
+
+
+def _per_sample_loss(y_true, student_logits, teacher_logits, temperature, lambda_soft, lambda_hard):
     _check_settings(temperature, lambda_soft, lambda_hard)
     if y_true is None and lambda_hard > 0:
         raise ValueError(
@@ -130,16 +137,16 @@ def distillation_loss(y_true, student_logits, teacher_logits, *, temperature, la
             f"Received: y_true=None, lambda_hard={lambda_hard!r}")
     student_logits = ops.cast(ops.convert_to_tensor(student_logits), "float32")
     teacher_logits = ops.stop_gradient(ops.cast(ops.convert_to_tensor(teacher_logits), "float32"))
-    total = 0.0
+    total = ops.zeros(ops.shape(student_logits)[:1])
     if lambda_soft > 0:
         log_p_teacher = ops.log_softmax(teacher_logits / temperature, axis=-1)
         log_p_student = ops.log_softmax(student_logits / temperature, axis=-1)
         kl = ops.sum(ops.exp(log_p_teacher) * (log_p_teacher - log_p_student), axis=-1)
-        total = total + lambda_soft * temperature ** 2 * ops.mean(kl)
+        total = total + lambda_soft * temperature ** 2 * kl
     if lambda_hard > 0:
-        hard = keras.losses.sparse_categorical_crossentropy(
-            ops.reshape(ops.convert_to_tensor(y_true), (-1,)), student_logits, from_logits=True)
-        total = total + lambda_hard * ops.mean(hard)
+        labels = ops.cast(ops.reshape(ops.convert_to_tensor(y_true), (-1,)), "int32")
+        hard = keras.losses.sparse_categorical_crossentropy(labels, student_logits, from_logits=True)
+        total = total + lambda_hard * hard
     return total / (lambda_soft + lambda_hard)
 
 
@@ -156,6 +163,85 @@ def keras_student_loss_weight(lambda_soft, lambda_hard):
     """
     _check_settings(1.0, lambda_soft, lambda_hard)
     return lambda_hard / (lambda_soft + lambda_hard)
+
+
+def pack_targets(y, teacher_logits):
+    """Labels and a frozen teacher's logits in one float32 array ``[y, logits...]`` for :class:`DistillationLoss`.
+
+    A frozen teacher on inputs that are not augmented gives the same logits
+    every epoch: computing them once and training the student with plain
+    ``fit`` on packed targets is the same distillation as :class:`Distiller`,
+    without a teacher forward pass per step.
+
+    Args:
+        y: integer labels ``(n,)`` (use ``-1`` for unlabeled samples, with ``lambda_hard = 0``).
+        teacher_logits: ``(n, classes)``.
+
+    Returns:
+        A ``(n, 1 + classes)`` float32 NumPy array.
+
+    Example:
+        >>> pack_targets(np.array([2]), np.array([[0.1, 0.2, 0.3]]))
+        array([[2. , 0.1, 0.2, 0.3]], dtype=float32)
+    """
+    import numpy as np
+
+    y = np.asarray(y).reshape(-1, 1).astype("float32")
+    t = np.asarray(teacher_logits, dtype="float32")
+    if t.ndim != 2 or len(t) != len(y):
+        raise ValueError(
+            "Argument `teacher_logits` must be 2-D with one row per label. "
+            f"Received: teacher_logits.shape={t.shape}, {len(y)} labels")
+    return np.concatenate([y, t], axis=1)
+
+
+@keras.saving.register_keras_serializable(package="lrbook")
+class DistillationLoss(keras.losses.Loss):
+    """:func:`distillation_loss` as a Keras loss on packed targets (:func:`pack_targets`).
+
+    ``y_true[:, 0]`` is the label, ``y_true[:, 1:]`` the teacher's logits; the
+    per-sample loss is averaged by Keras, so the batch loss equals
+    :func:`distillation_loss` exactly.
+
+    Example:
+        >>> student = models.cnn1d(filters=(8, 8, 8))
+        >>> student.compile("adam", loss=DistillationLoss(temperature=4.0), metrics=[packed_accuracy])
+        >>> student.fit(x, pack_targets(y, teacher.predict(x)), epochs=5)   # doctest: +SKIP
+
+    Args:
+        temperature, lambda_soft, lambda_hard: as :func:`distillation_loss`.
+    """
+
+    def __init__(self, temperature=4.0, lambda_soft=1.0, lambda_hard=1.0, name="distillation_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        _check_settings(temperature, lambda_soft, lambda_hard)
+        self.temperature = float(temperature)
+        self.lambda_soft = float(lambda_soft)
+        self.lambda_hard = float(lambda_hard)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "float32")
+        labels = y_true[:, 0] if self.lambda_hard > 0 else None
+        return _per_sample_loss(labels, y_pred, y_true[:, 1:], self.temperature, self.lambda_soft,
+                                self.lambda_hard)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(temperature=self.temperature, lambda_soft=self.lambda_soft, lambda_hard=self.lambda_hard)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="lrbook")
+def packed_accuracy(y_true, y_pred):
+    """Accuracy of logits ``y_pred`` against the labels in packed targets (column 0); a Keras metric.
+
+    Example:
+        >>> packed_accuracy(np.array([[1.0, 0, 0], [0.0, 0, 0]]), np.array([[0.0, 1.0], [0.0, 1.0]])).numpy()
+        array([1., 0.], dtype=float32)
+    """
+    labels = ops.cast(ops.convert_to_tensor(y_true)[:, 0], "int32")
+    pred = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
+    return ops.cast(ops.equal(labels, pred), "float32")
 
 
 @keras.saving.register_keras_serializable(package="lrbook")

@@ -12,7 +12,9 @@ from lrbook.env import quiet_import_tensorflow
 quiet_import_tensorflow()
 import keras  # noqa: E402
 
-from lrbook.distill import Distiller, distillation_loss, keras_student_loss_weight, temperature_softmax  # noqa: E402
+from lrbook.distill import (  # noqa: E402
+    DistillationLoss, Distiller, distillation_loss, keras_student_loss_weight, pack_targets, packed_accuracy,
+    temperature_softmax)
 
 RNG = np.random.default_rng(0)
 
@@ -177,3 +179,29 @@ def test_keras_default_kl_string_is_not_hintons_loss():
     fixed = float(keras.distillation.LogitsDistillation(temperature=T, loss=keras.losses.KLDivergence()).compute_loss(t, s))
     np.testing.assert_allclose(fixed, np_loss(np.zeros(8, int), s, t, T, 1.0, 0.0), rtol=1e-5)
     assert abs(default - fixed) > 1e-3
+
+
+def test_packed_targets_loss_equals_distiller_step():
+    """Precomputed teacher logits + DistillationLoss = Distiller: same loss, same weights after a step."""
+    teacher, student = _pair()
+    x = np.random.default_rng(1).normal(size=(32, 6)).astype("float32")
+    y = np.random.default_rng(2).integers(0, 4, size=32)
+    d = Distiller(_clone(student), _clone(teacher), temperature=3.0, lambda_soft=2.0, lambda_hard=1.0)
+    d.compile(keras.optimizers.SGD(0.1))
+    packed = pack_targets(y, np.asarray(teacher(x)))
+    s2 = _clone(student)
+    s2.compile(keras.optimizers.SGD(0.1), loss=DistillationLoss(3.0, 2.0, 1.0), metrics=[packed_accuracy])
+    np.testing.assert_allclose(float(DistillationLoss(3.0, 2.0, 1.0)(packed, s2(x))),
+                               np_loss(y, np.asarray(student(x)), np.asarray(teacher(x)), 3.0, 2.0, 1.0), rtol=1e-5)
+    d.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    logs = s2.fit(x, packed, batch_size=32, epochs=1, shuffle=False, verbose=0).history
+    for a, b in zip(d.student.get_weights(), s2.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    acc = float((np.argmax(np.asarray(student(x)), -1) == y).mean())
+    assert logs["packed_accuracy"][0] == pytest.approx(acc)
+    cfg = DistillationLoss(3.0, 2.0, 1.0).get_config()
+    assert DistillationLoss.from_config(cfg).lambda_soft == 2.0
+    with pytest.raises(ValueError, match=r"`teacher_logits` must be 2-D with one row per label"):
+        pack_targets(y, np.zeros((3, 4)))
+    with pytest.raises(ValueError, match=r"Received: temperature=0"):
+        DistillationLoss(temperature=0)
