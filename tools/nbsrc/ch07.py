@@ -512,7 +512,7 @@ errors from scratch and {glue:text}`hinton_kd` when distilled, from a teacher wi
 {glue:text}`hinton_teacher`: {glue:text}`hinton_pct:.0f`% of the gap recovered
 {footcite:p}`hinton2015distilling`. Their setting differs: a teacher
 of two 1,200-unit layers regularised with dropout and jittered inputs, a student of two 800-unit
-layers trained on 60,000 labels without regularisation, and a temperature tuned for it. Here the
+layers trained on 60,000 labels without regularisation, and $T = 20$. Here the
 student has {glue:text}`n_student` weights; at the end of training its accuracy on its own
 training set is {glue:text}`scr_train_acc:.3f` against {glue:text}`scr_val_acc:.3f` on validation,
 so {glue:text}`scr_fit_sentence` The next sections vary what distillation controls.
@@ -904,14 +904,14 @@ glue("q_overhead_sentence",
      "(the same float32 network runs many times faster in the TFLite interpreter)" if overhead else
      "the TensorFlow call is not far from the interpreter here")
 lat = {k2: (qt.loc[(n2, "TFLite int8 (full integer)"), "latency (µs)"], qt.loc[(n2, "TFLite float32"), "latency (µs)"])
-       for k2, n2 in (("teacher", "teacher"), ("student", "distilled student"))}
+       for k2, n2 in (("the teacher", "teacher"), ("the student", "distilled student"))}
 faster = [k2 for k2, (a, b) in lat.items() if a < 0.9 * b]
 slower = [k2 for k2, (a, b) in lat.items() if a > 1.1 * b]
 glue("q_int8_speed_sentence",
      "On this x86 CPU int8 is faster than float32 for " + " and ".join(faster) + "." if faster and not slower else
      "On this x86 CPU int8 is not faster than float32 for " + " and ".join(slower) +
-     " (XNNPACK's float32 kernels are well optimised; integer speed-ups show on mobile and microcontroller "
-     "targets and on larger layers)." if slower else
+     ": at this size a call costs tens of microseconds either way, and the speed-ups of integer inference are "
+     "reported for larger models on hardware with fast int8 arithmetic, such as mobile CPUs." if slower else
      "On this x86 CPU int8 and float32 run at about the same speed.")
 glue("q_small_sentence",
      "because the flatbuffer's fixed structure (operator descriptions, tensor metadata) outweighs the weights"
