@@ -309,11 +309,10 @@ def layer_statistics(model, x, y, *, loss=None):
     Used in: the regularization chapter (Glorot against He initialization).
     """
     import pandas as pd
-    import tensorflow as tf
 
     from lrbook.env import quiet_import_tensorflow
 
-    quiet_import_tensorflow()
+    tf = quiet_import_tensorflow()
     import keras
 
     loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
