@@ -44,10 +44,10 @@ profile = None          # "quick" (CI) or "full" (the book); None reads $LRBOOK_
 n_train = 512           # training samples: a small subset of MNIST-1D's 3200, so the CNN overfits
 batch_size = 32
 learning_rate = 3e-3    # Adam, every arm of the main experiment
-epochs = 20
+epochs = 15
 seeds = 3               # seeds of every comparison (init and normalization: their own counts below)
 dropout_rates = [0.25, 0.5, 0.75]
-l1_strengths = [1e-5, 1e-4, 1e-3]
+l1_strengths = [1e-4, 1e-3]
 l2_strengths = [1e-4, 1e-3, 1e-2]
 adamw_decays = [0.3, 1.0, 3.0]      # keras AdamW weight_decay (the step multiplies it by the learning rate)
 near_zero = 1e-3        # |w| below this counts as a zero weight
@@ -55,17 +55,17 @@ patience = 3            # early stopping
 toy_steps = 1000        # the two-weight weight-decay experiment
 norms = [None, "batch", "layer", "group", "instance"]
 norm_batch_sizes = [4, 32]
-norm_epochs = 6
+norm_epochs = 4
 norm_seeds = 3
 finder_steps = 100      # LR range tests (with and without batch norm)
 finder_seeds = 2
 init_depth = 8          # the deep MLP of the initialization section
 init_width = 128
 init_lr = 0.01          # SGD with momentum 0.9 there
-init_epochs = 8
+init_epochs = 6
 init_seeds = 3
-oc_divisor = 3          # one-cycle peak = edge of the range test / oc_divisor
-oc_dropouts = [0.0, 0.25, 0.5]      # dropout kept under one-cycle
+oc_divisor = 3          # the one-cycle peak is the edge of the range test divided by this
+oc_dropouts = [0.0, 0.5]            # dropout kept under one-cycle
 oc_small_factor = 10    # control: the same one-cycle with a peak this many times smaller
 ''', ["parameters"])
 code(derived('''    n_train, epochs, seeds, toy_steps = 256, 3, 2, 300
@@ -223,6 +223,9 @@ val_min_epoch = base.loc[base.groupby("seed").val_loss.idxmin(), "epoch"]
 glue("base_valmin_epoch", float(val_min_epoch.mean()))
 glue("base_val_rise", float((base[base.epoch == epochs].val_loss.to_numpy()
                               / base.groupby("seed").val_loss.min().to_numpy()).mean()))
+rise = float((base[base.epoch == epochs].val_loss.to_numpy() / base.groupby("seed").val_loss.min().to_numpy()).mean())
+glue("base_fit_sentence", "the model is fitting the noise of its training set" if rise > 1.05 else
+     "within this budget the validation loss has not started to rise yet")
 glue("core_arms", len(arms))
 glue("core_runs", len(arms) * seeds)
 glue("core_s", core_s)
@@ -231,8 +234,8 @@ md(r"""
 The baseline ends at {glue:text}`base_train` training accuracy and {glue:text}`base_test` test
 accuracy: a gap of {glue:text}`base_gap` (mean ± std over {glue:text}`p_seeds` seeds). The validation
 loss reaches its minimum around epoch {glue:text}`base_valmin_epoch:.1f` and is
-{glue:text}`base_val_rise:.2f` times that minimum at the end: the model is fitting the training set's
-noise. This is the regime regularization is for. The whole experiment below
+{glue:text}`base_val_rise:.2f` times that minimum at the end: {glue:text}`base_fit_sentence`. This is
+the regime regularization is for. The whole experiment below
 ({glue:text}`core_arms` arms, {glue:text}`core_runs` runs) took {glue:text}`core_s:.0f` s.
 """)
 
@@ -351,15 +354,21 @@ top_do = do_names[-1]
 glue("do_top", top_do)
 glue("do_top_train", acc_text(top_do, "train_eval_accuracy"))
 glue("do_top_gap", acc_text(top_do, "gap"))
+gaps = [mean_of("none", "gap")] + [mean_of(n, "gap") for n in do_names]
+trains = mean_of(top_do, "train_eval_accuracy")
+glue("do_trend", ("The gap shrinks steadily as the rate grows" if all(np.diff(gaps) < 0) else
+                  "The gap does not shrink steadily with the rate")
+     + (f"; at {top_do} it is {acc_text(top_do, 'gap')} with training accuracy {acc_text(top_do, 'train_eval_accuracy')}: "
+        "past some rate the network cannot fit the training set either, and a small gap is underfitting, "
+        "not generalization" if trains < mean_of("none", "train_eval_accuracy") - 0.1 else
+        f"; at {top_do} it is {acc_text(top_do, 'gap')}, with training accuracy {acc_text(top_do, 'train_eval_accuracy')}"))
 ''', ["remove-cell"])
 md(r"""
 The rate with the best validation accuracy is **{glue:text}`do_best`**: test accuracy
 {glue:text}`do_best_test` against {glue:text}`base_test` without dropout (a difference of
 {glue:text}`do_diff:+.3f`, Welch p = {glue:text}`do_p:.2g`), and a gap of {glue:text}`do_best_gap`
-instead of {glue:text}`base_gap`. The gap shrinks as the rate grows; at {glue:text}`do_top` it is
-{glue:text}`do_top_gap` with training accuracy {glue:text}`do_top_train`: past some rate the
-network cannot fit the training set either, and the small gap is underfitting, not
-generalization. A small gap is only good news together with a high test accuracy.
+instead of {glue:text}`base_gap`. {glue:text}`do_trend`. A small gap is only good news together with a
+high test accuracy.
 """)
 
 # ----------------------------------------------------------------------------- 3. L1 / L2
@@ -403,8 +412,9 @@ ax1.set(xscale="log", xlabel="|w| of a kernel weight after training (log scale; 
         title="where the weights end up")
 ax1.legend(fontsize="small", loc="upper left")
 ax0.set(xlabel="penalty strength λ (log scale)", title=f"test accuracy (n = {seeds} seeds)")
-handles, labels = ax0.get_legend_handles_labels()
-ax0.legend(handles[:3], labels[:3], fontsize="small")
+handles, names_ = ax0.get_legend_handles_labels()
+unique = dict(zip(names_, handles))
+ax0.legend(unique.values(), unique.keys(), fontsize="small")
 fig.tight_layout()
 sparsity
 ''')
@@ -418,6 +428,10 @@ glue("l2_top", l2_names[-1])
 glue("norm_none", float(sparsity.loc["none", "kernel L2 norm"]))
 glue("norm_l1", float(sparsity.loc[l1_names[-1], "kernel L2 norm"]))
 glue("norm_l2", float(sparsity.loc[l2_names[-1], "kernel L2 norm"]))
+shrunk = [n for n in ("L1", "L2") if sparsity.loc[{"L1": l1_names, "L2": l2_names}[n][-1], "kernel L2 norm"]
+          < sparsity.loc["none", "kernel L2 norm"]]
+glue("norm_verdict", {2: "Both penalties shrink the weights", 1: f"Only {shrunk[0] if shrunk else ''} shrinks the weights",
+                      0: "Neither penalty shrinks the weights here"}[len(shrunk)])
 ratio = sparsity.loc[l1_names[-1], "near-zero weights"] / max(sparsity.loc[l2_names[-1], "near-zero weights"], 1e-12)
 glue("nz_verdict", f"L1 does sparsify: {ratio:.0f} times the L2 arm's fraction" if ratio > 2 else
      f"L1 does not sparsify more than L2 here (ratio {ratio:.1f})")
@@ -437,7 +451,7 @@ end below {glue:text}`p_near_zero:g`, against {glue:text}`nz_l2:.1%` with the st
 ({glue:text}`l2_top`) and {glue:text}`nz_none:.1%` without a penalty: {glue:text}`nz_verdict`. The
 histogram shows why a threshold is needed: Adam steps over zero rather than onto it, so L1's
 "zeros" are a pile of weights a few orders of magnitude below the rest (a proximal optimizer or
-pruning, a later chapter, sets them exactly to zero). Both penalties shrink the weights: the
+pruning, a later chapter, sets them exactly to zero). {glue:text}`norm_verdict`: the
 kernel norm is {glue:text}`norm_l1:.2f` (L1) and {glue:text}`norm_l2:.2f` (L2) against
 {glue:text}`norm_none:.2f`.
 
@@ -726,6 +740,8 @@ glue("es_diff", float((k["test acc, restored"] - k["test acc, no stopping"]).mea
 glue("es_gap", f"{k['gap, restored'].mean():.3f} ± {k['gap, restored'].std():.3f}")
 glue("es_seed_stop", float(s_["stop epoch"].mean()))
 glue("es_seed_saved", float(s_["epochs saved"].mean()))
+glue("es_rule_compare", "fires earlier than" if s_["stop epoch"].mean() < k["stop epoch"].mean() else
+     ("fires at the same epoch as" if s_["stop epoch"].mean() == k["stop epoch"].mean() else "fires later than"))
 glue("es_seed_restored", f"{s_['test acc, restored'].mean():.3f} ± {s_['test acc, restored'].std():.3f}")
 glue("es_run_stop", len(es_run))
 glue("es_run_best", own_best)
@@ -744,8 +760,9 @@ With Keras's rule, training stops at epoch {glue:text}`es_stop:.1f` on average (
 against {glue:text}`es_end` for training to the end (difference {glue:text}`es_diff:+.3f`; gap
 {glue:text}`es_gap`).{glue:text}`es_never` The source notes' rule, which never forgets an epoch
 that got worse, stops at epoch {glue:text}`es_seed_stop:.1f` on average ({glue:text}`es_seed_saved:.1f`
-epochs saved, restored test accuracy {glue:text}`es_seed_restored`): on a noisy validation curve a
-cumulative count fires earlier than a reset-on-best one, for the same threshold. The run with the
+epochs saved, restored test accuracy {glue:text}`es_seed_restored`): here the cumulative count
+{glue:text}`es_rule_compare` the reset-on-best one with the same threshold. A cumulative count
+can only grow, so on a long, noisy curve it always fires eventually. The run with the
 callback stopped after epoch {glue:text}`es_run_stop` and restored epoch {glue:text}`es_run_best`;
 its history {glue:text}`es_same`.
 """)
@@ -1011,6 +1028,8 @@ for act in acts:
     for init in inits:
         glue(f"init_act_{act}_{init}", act_ratio(act, init))
         glue(f"init_grad_{act}_{init}", grad_ratio(act, init))
+glue("init_vanish", "the first layers hardly get a gradient: the vanishing gradient" if grad_ratio("sigmoid", "Glorot") < 1e-2
+     else "no vanishing gradient at this depth")
 glue("init_relu_zero", float(layer_stats[("relu", "He")].iloc[:-1].act_zero.mean()))
 ''', ["remove-cell"])
 md(r"""
@@ -1019,11 +1038,10 @@ hidden layer the activations' standard deviation is multiplied by
 {glue:text}`init_act_relu_Glorot:.3f` for ReLU with Glorot and {glue:text}`init_act_relu_He:.2f` with
 He (about half the ReLU units, {glue:text}`init_relu_zero:.0%`, output an exact zero), by
 {glue:text}`init_act_tanh_Glorot:.2f` / {glue:text}`init_act_tanh_He:.2f` for tanh (Glorot / He), and by
-{glue:text}`init_act_sigmoid_Glorot:.2f` / {glue:text}`init_act_sigmoid_He:.2f` for sigmoid, whose
-outputs are all near 0.5: their spread collapses whatever the scale, since the sigmoid is
-not centred at zero. The right panel is the backward pass: the ratio of the first layer's gradient
+{glue:text}`init_act_sigmoid_Glorot:.2f` / {glue:text}`init_act_sigmoid_He:.2f` for sigmoid (whose
+outputs sit around 0.5, not 0: Glorot's derivation assumes an activation centred at zero). The right panel is the backward pass: the ratio of the first layer's gradient
 to the output layer's is {glue:text}`init_grad_sigmoid_Glorot:.2g` for sigmoid with Glorot
-(the first layers hardly get a gradient: the vanishing gradient), {glue:text}`init_grad_tanh_Glorot:.2g`
+({glue:text}`init_vanish`), {glue:text}`init_grad_tanh_Glorot:.2g`
 for tanh with Glorot, {glue:text}`init_grad_relu_Glorot:.2g` for ReLU with Glorot and
 {glue:text}`init_grad_relu_He:.2g` for ReLU with He.
 
@@ -1068,7 +1086,7 @@ il = init_last.groupby("arm").loss.mean()
 for act in acts:
     for init in inits:
         glue(f"init_loss_{act}_{init}", float(il[f"{act}, {init}"]))
-glue("init_sigmoid_stuck", "stays at chance level (ln 10 ≈ 2.30)" if il["sigmoid, Glorot"] > 2.2 and il["sigmoid, He"] > 2.2
+glue("init_sigmoid_stuck", "stays at chance level (ln 10 ≈ 2.30), as the vanishing gradient at initialization predicts" if il["sigmoid, Glorot"] > 2.2 and il["sigmoid, He"] > 2.2
      else "does move away from chance level")
 glue("init_relu_verdict", "He trains faster than Glorot" if il["relu, He"] < il["relu, Glorot"] else
      "Glorot is not behind He here")
@@ -1079,8 +1097,7 @@ After {glue:text}`p_init_epochs` epochs the training loss is {glue:text}`init_lo
 He against {glue:text}`init_loss_relu_Glorot:.3f` with Glorot ({glue:text}`init_relu_verdict` for ReLU),
 {glue:text}`init_loss_tanh_Glorot:.3f` / {glue:text}`init_loss_tanh_He:.3f` for tanh (Glorot / He), and
 {glue:text}`init_loss_sigmoid_Glorot:.3f` / {glue:text}`init_loss_sigmoid_He:.3f` for sigmoid, which
-{glue:text}`init_sigmoid_stuck`: in a deep sigmoid network the first layers get almost no gradient,
-exactly as the statistics at initialization predicted. Initialization is not a regularizer, but it
+{glue:text}`init_sigmoid_stuck`. Initialization is not a regularizer, but it
 decides whether the deep network trains at all; batch norm, the notes say, makes training "less
 dependent on the initial weights" precisely because it resets the scale at every layer.
 """)
