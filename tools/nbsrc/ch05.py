@@ -408,7 +408,8 @@ for n, color in (("none", "0.4"), (l1_names[-1], "C1"), (l2_names[-1], "C2")):
     ax1.hist(np.clip(w, bins[0], None), bins=bins, histtype="step", lw=1.6, color=color,
              label=f"{n}: {regularization.near_zero_fraction(kernels[n][0], near_zero):.0%} below {near_zero:g}")
 ax1.axvline(near_zero, color="k", lw=0.8, ls=":")
-ax1.set(xscale="log", xlabel="|w| of a kernel weight after training (log scale; seed 0)", ylabel="weights",
+ax1.set(xscale="log", yscale="log", xlabel="|w| of a kernel weight after training (log scale; seed 0)",
+        ylabel="number of weights (log scale)",
         title="where the weights end up")
 ax1.legend(fontsize="small", loc="upper left")
 ax0.set(xlabel="penalty strength λ (log scale)", title=f"test accuracy (n = {seeds} seeds)")
@@ -672,14 +673,16 @@ fig, ax = plt.subplots(figsize=(8, 4))
 for seed, g in base.groupby("seed"):
     g = g.sort_values("epoch")
     ax.plot(g.epoch, g.val_loss, color=f"C{seed}", lw=1.4, label=f"seed {seed}")
-    for rule, marker in (("keras", "o"), ("seed", "s")):
+    for rule, marker, ms in (("keras", "o", 7), ("seed", "s", 13)):
         r = stopping[(stopping.seed == seed) & (stopping.rule == rule)].iloc[0]
-        ax.plot(r["stop epoch"], g.val_loss.iloc[r["stop epoch"] - 1], marker, color=f"C{seed}", ms=9,
-                mfc="none" if rule == "seed" else f"C{seed}",
-                label="stop: Keras rule (filled), source notes' rule (open)" if seed == 0 and rule == "keras" else None)
+        ax.plot(r["stop epoch"], g.val_loss.iloc[r["stop epoch"] - 1], marker, color=f"C{seed}", ms=ms,
+                mfc="none" if rule == "seed" else f"C{seed}", mew=1.5)
     k = stopping[(stopping.seed == seed) & (stopping.rule == "keras")].iloc[0]
-    ax.plot(k["best epoch"], g.val_loss.iloc[k["best epoch"] - 1], "*", color="k", ms=10,
-            label="restored (best) epoch" if seed == 0 else None)
+    ax.plot(k["best epoch"], g.val_loss.iloc[k["best epoch"] - 1], "*", color="k", ms=10)
+for marker, ms, mfc, label in (("o", 7, "0.3", "stop, Keras rule"), ("s", 13, "none", "stop, source notes' rule"),
+                               ("*", 10, "k", "restored (best) epoch, Keras rule")):
+    ax.plot([], [], marker, color="0.3" if marker != "*" else "k", mfc=mfc, ms=ms, mew=1.5, label=label)
+ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
 ax.set(xlabel="epoch", ylabel="validation loss (cross-entropy)",
        title=f"baseline validation loss; early stopping with patience {patience}")
 ax.grid(alpha=0.3)
@@ -1147,8 +1150,8 @@ for i, n in enumerate(show):
     ax.bar(i, g.test_accuracy.mean(), yerr=g.test_accuracy.std(), capsize=3,
            color="C0" if n in const_names else "C1", alpha=0.85)
     ax.plot([i] * len(g), g.test_accuracy, "k.", ms=4)
-ax.set_xticks(np.arange(len(show)), [n.replace("one-cycle, ", "one-cycle\\n") .replace("dropout ", "dropout ")
-                                    for n in show], fontsize="small")
+ax.set_xticks(np.arange(len(show)), [n.replace("one-cycle, ", "one-cycle\\n").replace("small peak", f"peak ÷ {oc_small_factor}")
+                                    if n not in const_names else f"constant\\n{n}" for n in show], fontsize="small")
 ax.set(ylabel="test accuracy (last epoch)",
        title=f"constant η = {learning_rate:g} (blue) against one-cycle to η = {peak:.2g} (orange); dots: seeds")
 lo = both_last[both_last.arm.isin(show)].test_accuracy.min()
