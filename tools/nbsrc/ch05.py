@@ -90,9 +90,9 @@ md(r"""
 ## One overfitting setting
 
 MNIST-1D {footcite:p}`greydanus2020mnist1d` with only {glue:text}`p_n_train` training examples
-(a random subset of the 3,200 of the standard split), the 800 validation examples (early
-stopping and every choice of a setting read these) and the 1,000 test examples (reported, never
-used to choose). The model is the book's 1-D CNN (`models.cnn1d`, three convolutions of 32
+(a random subset of the {glue:text}`p_n_pool` of the standard split), the {glue:text}`p_n_val` validation
+examples (early stopping and every choice of a setting read these) and the {glue:text}`p_n_test` test
+examples (reported, never used to choose). The model is the book's 1-D CNN (`models.cnn1d`, three convolutions of 32
 channels, {glue:text}`p_params` parameters, more than {glue:text}`p_params_per_example:.0f` per
 training example), trained with Adam at learning rate {glue:text}`p_lr:g`, batch size
 {glue:text}`p_batch`, for {glue:text}`p_epochs` epochs.
@@ -210,6 +210,9 @@ fig.tight_layout()
 ''')
 code('''
 glue("p_n_train", n_train)
+glue("p_n_pool", f"{len(full.y_train):,}")
+glue("p_n_val", f"{len(ds.y_val):,}")
+glue("p_n_test", f"{len(ds.y_test):,}")
 glue("p_params", f"{cnn().count_params():,}")
 glue("p_params_per_example", cnn().count_params() / n_train)
 glue("p_lr", learning_rate)
@@ -525,7 +528,7 @@ md(r"""
 Plain SGD gives the same weights both ways (the `assert`), momentum and Adam do not. Where the
 difference comes from is easiest to see on two weights, both starting at 1, whose loss has no
 minimum of its own pulling them anywhere: one receives a loud gradient that flips sign every step
-($\pm 10$, mean zero), the other none. Adam with an L2 penalty (its gradient
+($\pm$ {glue:text}`toy_loud:g`, mean zero), the other none. Adam with an L2 penalty (its gradient
 {glue:text}`toy_lam:g`$\,w$ added to the loss gradient) against AdamW with `weight_decay` =
 {glue:text}`toy_lam:g`, both at learning rate {glue:text}`toy_lr:g`, for {glue:text}`toy_steps`
 steps, with Keras's own optimizers:
@@ -552,14 +555,13 @@ def toy(opt, lam):
 
 
 traj = {"Adam + L2 penalty": toy(keras.optimizers.Adam(toy_lr), toy_lam),
-        "AdamW (decoupled)": toy(keras.optimizers.AdamW(toy_lr, weight_decay=toy_lam), 0.0),
-        "SGD + L2 penalty": toy(keras.optimizers.SGD(toy_lr * 0.1), toy_lam)}
+        "AdamW (decoupled)": toy(keras.optimizers.AdamW(toy_lr, weight_decay=toy_lam), 0.0)}
 expected_decay = (1 - toy_lr * toy_lam) ** toy_steps   # AdamW: (1 - lr * wd) per step
 np.testing.assert_allclose(traj["AdamW (decoupled)"][-1, 1], expected_decay, rtol=1e-3)
 
 fig, ax = plt.subplots(figsize=(7.5, 3.8))
 steps_axis = np.arange(1, toy_steps + 1)
-for k, (name, tr) in enumerate(list(traj.items())[:2]):
+for k, (name, tr) in enumerate(traj.items()):
     ax.plot(steps_axis, np.abs(tr[:, 0]), color=f"C{k}", lw=1.6, label=f"{name}: weight with a loud gradient")
     ax.plot(steps_axis, np.abs(tr[:, 1]), color=f"C{k}", lw=1.6, ls="--", label=f"{name}: weight with no gradient")
 ax.set(yscale="log", ylim=(1e-4, 1.5), xlabel="step", ylabel="|w| (log scale)",
@@ -570,6 +572,8 @@ fig.tight_layout()
 ''')
 code('''
 glue("toy_lam", toy_lam)
+glue("toy_loud", loud)
+glue("toy_zero_level", 0.01)
 glue("toy_lr", toy_lr)
 glue("toy_steps", toy_steps)
 glue("toy_adamw_loud", float(abs(traj["AdamW (decoupled)"][-1, 0])))
@@ -589,9 +593,9 @@ AdamW shrinks both weights alike, to {glue:text}`toy_adamw_loud:.3f` and
 {glue:text}`toy_expected:.3f`): the decay does not care about the gradient. With the L2 penalty,
 Adam divides the penalty's gradient by the RMS of the whole gradient: the weight with the loud
 gradient keeps {glue:text}`toy_l2_loud:.3f` of its value, the one without a gradient is driven to
-zero (below 0.01 after {glue:text}`toy_quiet_step` steps, {glue:text}`toy_l2_quiet:.1e` at the end),
+zero (below {glue:text}`toy_zero_level:g` after {glue:text}`toy_quiet_step` steps, {glue:text}`toy_l2_quiet:.1e` at the end),
 because for it the penalty *is* the gradient and Adam normalizes it to full-size steps. In the
-16-step check above, the weights of the two formulations differ by
+short check above, the weights of the two formulations differ by
 {glue:text}`wd_diff_mom:.2f` (momentum) and {glue:text}`wd_diff_adam:.2f` (Adam) of the largest
 weight change, against {glue:text}`wd_diff_sgd:.1e` for plain SGD.
 
@@ -872,14 +876,14 @@ The edge of the test (the learning rate at the lowest smoothed loss, geometric m
 has the full sweep behind this kind of statement.
 
 **Batch norm at tiny batch sizes.** The notes warn that batch norm may not converge when the
-batch is small. The reason is in the formula: with 4 examples per batch the "batch statistics"
-are estimates from 4 samples (times the sequence positions), noisy in training and different from
+batch is small. The reason is in the formula: with {glue:text}`nb_small` examples per batch the
+"batch statistics" are estimates from {glue:text}`nb_small` samples (times the sequence positions), noisy in training and different from
 the running averages used at inference. Normalizations that do not look across the batch avoid
 this by construction: **layer** normalization {footcite:p}`ba2016layernorm` normalizes each
 example on its own (Keras's `LayerNormalization` on a (length, channels) input, as `cnn1d` uses it,
 normalizes the channels at each position), **instance** normalization
 {footcite:p}`ulyanov2016instance` each channel of each example over its positions, and **group**
-normalization {footcite:p}`wu2018groupnorm` groups of channels of each example (8 groups here; one
+normalization {footcite:p}`wu2018groupnorm` groups of channels of each example (`groups=8`, the `cnn1d` default; one
 group is layer normalization over the whole example, one channel per group is instance
 normalization). The CNN with each of them (and with none) at batch sizes {glue:text}`nb_sizes`,
 {glue:text}`p_norm_epochs` epochs, Adam at {glue:text}`p_lr:g`, {glue:text}`p_norm_seeds` seeds:
@@ -975,7 +979,7 @@ of the number of nodes", as the notes put it. ReLU sets half of its inputs to ze
 the variance at every layer; He et al. {footcite:p}`he2015delving` compensate with
 $\mathrm{Var}(w) = 2/n_\text{in}$ ("multiply by $\sqrt 2$"). The measurement:
 `regularization.layer_statistics` on a {glue:text}`p_init_depth`-layer MLP of width
-{glue:text}`p_init_width` at initialization, on one batch of 512 training examples, for every
+{glue:text}`p_init_width` at initialization, on one batch of {glue:text}`init_batch` training examples, for every
 pair of initializer and activation: the standard deviation of each layer's activations and of the
 gradient of the loss with respect to each layer's kernel.
 """)
@@ -1014,6 +1018,7 @@ fig.tight_layout()
 ''')
 code('''
 glue("p_init_depth", init_depth)
+glue("init_batch", len(ds.y_train[:512]))
 glue("p_init_width", init_width)
 
 
