@@ -52,6 +52,7 @@ l2_strengths = [1e-4, 1e-3, 1e-2]
 adamw_decays = [0.3, 1.0, 3.0]      # keras AdamW weight_decay (the step multiplies it by the learning rate)
 near_zero = 1e-3        # |w| below this counts as a zero weight
 patience = 3            # early stopping
+es_epochs = 30          # the baseline trains this long, to show what early stopping saves
 toy_steps = 1000        # the two-weight weight-decay experiment
 norms = [None, "batch", "layer", "group", "instance"]
 norm_batch_sizes = [4, 32]
@@ -68,7 +69,7 @@ oc_divisor = 3          # the one-cycle peak is the edge of the range test divid
 oc_dropouts = [0.0, 0.5]            # dropout kept under one-cycle
 oc_small_factor = 10    # control: the same one-cycle with a peak this many times smaller
 ''', ["parameters"])
-code(derived('''    n_train, epochs, seeds, toy_steps = 256, 3, 2, 300
+code(derived('''    n_train, epochs, es_epochs, seeds, toy_steps = 256, 3, 4, 2, 300
     dropout_rates, l1_strengths, l2_strengths, adamw_decays = [0.5], [1e-4], [1e-3], [1.0]
     norms, norm_batch_sizes, norm_epochs, norm_seeds = ["batch", "group"], [8, 32], 1, 1
     finder_steps, finder_seeds = 40, 1
@@ -127,13 +128,15 @@ class TrainSetAccuracy(keras.callbacks.Callback):
 
 
 class KeepKernels(keras.callbacks.Callback):
-    """Appends the trained model's kernels to `store[name]` (one list per seed, in seed order)."""
+    """Appends the model's kernels after epoch `epochs` to `store[name]` (one list per seed, in seed order)."""
 
     def __init__(self, store, name):
         super().__init__()
         self.store, self.name = store, name
 
-    def on_train_end(self, logs=None):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 != epochs:
+            return
         self.store.setdefault(self.name, []).append(
             [layer.kernel.numpy() for layer in self.model.layers if getattr(layer, "kernel", None) is not None])
 
@@ -152,13 +155,13 @@ kernels = {}
 techniques = {}  # arm -> (technique, setting value)
 
 
-def arm(name, technique, value, optimizer=adam, **build_kwargs):
+def arm(name, technique, value, optimizer=adam, n_epochs=None, **build_kwargs):
     techniques[name] = (technique, value)
-    return training.Arm(optimizer, build=lambda: cnn(**build_kwargs),
+    return training.Arm(optimizer, build=lambda: cnn(**build_kwargs), epochs=n_epochs,
                         callbacks=lambda: [TrainSetAccuracy(), KeepKernels(kernels, name)])
 
 
-arms = {"none": arm("none", "none", 0.0)}
+arms = {"none": arm("none", "none", 0.0, n_epochs=max(es_epochs, epochs))}  # longer, for early stopping
 for r in dropout_rates:
     arms[f"dropout {r:g}"] = arm(f"dropout {r:g}", "dropout", r, dropout=r)
 for s in l1_strengths:
@@ -172,7 +175,7 @@ t0 = time.perf_counter()
 core = training.run_experiment(cnn, arms, ds, seeds=range(seeds), epochs=epochs, batch_size=batch_size)
 core_s = time.perf_counter() - t0
 core["gap"] = core["train_eval_accuracy"] - core["test_accuracy"]
-last = core[core.epoch == core.groupby(["arm", "seed"]).epoch.transform("max")]
+last = core[core.epoch == epochs]  # every comparison: epoch `epochs` (the baseline runs on, for early stopping)
 print(ds, f"| {len(arms)} arms x {seeds} seeds in {core_s:.0f} s")
 
 
@@ -202,10 +205,12 @@ fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.8))
 for col, label in (("train_eval_accuracy", "training set"), ("val_accuracy", "validation set"),
                    ("test_accuracy", "test set")):
     plotting.plot_curves(base.assign(arm=label), col, ax=ax0, ylabel="accuracy")
+ax0.axvline(epochs, color="0.5", lw=0.8, ls=":")
 ax0.set_title(f"baseline accuracy (mean ± std, n = {seeds} seeds)")
 for col, label in (("loss", "training loss (running mean, training mode)"), ("val_loss", "validation loss")):
     plotting.plot_curves(base.assign(arm=label), col, ax=ax1, ylabel="cross-entropy")
-ax1.set_title("baseline loss")
+ax1.axvline(epochs, color="0.5", lw=0.8, ls=":")
+ax1.set_title(f"baseline loss (dotted: epoch {epochs}, where the other arms stop)")
 fig.tight_layout()
 ''')
 code('''
@@ -224,9 +229,10 @@ glue("base_test", acc_text("none"))
 glue("base_gap", acc_text("none", "gap"))
 val_min_epoch = base.loc[base.groupby("seed").val_loss.idxmin(), "epoch"]
 glue("base_valmin_epoch", float(val_min_epoch.mean()))
-glue("base_val_rise", float((base[base.epoch == epochs].val_loss.to_numpy()
-                              / base.groupby("seed").val_loss.min().to_numpy()).mean()))
-rise = float((base[base.epoch == epochs].val_loss.to_numpy() / base.groupby("seed").val_loss.min().to_numpy()).mean())
+end = base.epoch.max()
+rise = float((base[base.epoch == end].val_loss.to_numpy() / base.groupby("seed").val_loss.min().to_numpy()).mean())
+glue("base_val_rise", rise)
+glue("p_es_epochs", int(end))
 glue("base_fit_sentence", "the model is fitting the noise of its training set" if rise > 1.05 else
      "within this budget the validation loss has not started to rise yet")
 glue("core_arms", len(arms))
@@ -234,10 +240,11 @@ glue("core_runs", len(arms) * seeds)
 glue("core_s", core_s)
 ''', ["remove-cell"])
 md(r"""
-The baseline ends at {glue:text}`base_train` training accuracy and {glue:text}`base_test` test
-accuracy: a gap of {glue:text}`base_gap` (mean ± std over {glue:text}`p_seeds` seeds). The validation
-loss reaches its minimum around epoch {glue:text}`base_valmin_epoch:.1f` and is
-{glue:text}`base_val_rise:.2f` times that minimum at the end: {glue:text}`base_fit_sentence`. This is
+After {glue:text}`p_epochs` epochs, the budget of every arm, the baseline is at {glue:text}`base_train`
+training accuracy and {glue:text}`base_test` test accuracy: a gap of {glue:text}`base_gap` (mean ± std
+over {glue:text}`p_seeds` seeds). It trains on to epoch {glue:text}`p_es_epochs` for the early-stopping
+section: its validation loss reaches its minimum around epoch {glue:text}`base_valmin_epoch:.1f` and is
+{glue:text}`base_val_rise:.2f` times that minimum at epoch {glue:text}`p_es_epochs`: {glue:text}`base_fit_sentence`. This is
 the regime regularization is for. The whole experiment below
 ({glue:text}`core_arms` arms, {glue:text}`core_runs` runs) took {glue:text}`core_s:.0f` s.
 """)
@@ -666,7 +673,7 @@ for seed, g in base.groupby("seed"):
     for rule in ("keras", "seed"):
         stop, best = regularization.early_stopping_epoch(g.val_loss.to_numpy(), patience, rule=rule)
         rows.append({"seed": seed, "rule": rule, "stop epoch": stop, "best epoch": best,
-                     "epochs saved": epochs - stop,
+                     "epochs saved": len(g) - stop,
                      "test acc, restored": float(g.test_accuracy.iloc[best - 1]),
                      "test acc, no stopping": float(g.test_accuracy.iloc[-1]),
                      "train acc, restored": float(g.train_eval_accuracy.iloc[best - 1])})
@@ -722,7 +729,7 @@ def es_callbacks():
 
 
 es_run = training.run_experiment(cnn, {"early stopping": training.Arm(adam, callbacks=es_callbacks)}, ds,
-                                 seeds=[0], epochs=epochs, batch_size=batch_size, progress=False)
+                                 seeds=[0], epochs=es_epochs, batch_size=batch_size, progress=False)
 own_stop, own_best = regularization.early_stopping_epoch(es_run.val_loss.to_numpy(), patience)
 assert len(es_run) == own_stop, "Keras stopped where the Keras rule, applied to the run's own curve, says"
 assert es[0].best_epoch + 1 == own_best
@@ -740,7 +747,7 @@ s_ = stopping[stopping.rule == "seed"]
 glue("es_stop", float(k["stop epoch"].mean()))
 glue("es_best", float(k["best epoch"].mean()))
 glue("es_saved", float(k["epochs saved"].mean()))
-glue("es_saved_pct", 100 * float(k["epochs saved"].mean()) / epochs)
+glue("es_saved_pct", 100 * float(k["epochs saved"].mean()) / es_epochs)
 glue("es_restored", f"{k['test acc, restored'].mean():.3f} ± {k['test acc, restored'].std():.3f}")
 glue("es_end", f"{k['test acc, no stopping'].mean():.3f} ± {k['test acc, no stopping'].std():.3f}")
 glue("es_diff", float((k["test acc, restored"] - k["test acc, no stopping"]).mean()))
@@ -757,12 +764,12 @@ glue("es_same", "is identical to the baseline's, and the test accuracy after res
      "that epoch (the `assert`)" if same_history else
      "differs from the baseline's (training was not bit-for-bit reproducible on this machine), so the check "
      "of the restored accuracy against the baseline was skipped")
-never = int((k["stop epoch"] == epochs).sum())
-glue("es_never", f" On {never} of {len(k)} seeds the rule never fired within {epochs} epochs." if never else "")
+never = int((k["stop epoch"] == es_epochs).sum())
+glue("es_never", f" On {never} of {len(k)} seeds the rule never fired within {es_epochs} epochs." if never else "")
 ''', ["remove-cell"])
 md(r"""
 With Keras's rule, training stops at epoch {glue:text}`es_stop:.1f` on average (best epoch
-{glue:text}`es_best:.1f`), saving {glue:text}`es_saved:.1f` of {glue:text}`p_epochs` epochs
+{glue:text}`es_best:.1f`), saving {glue:text}`es_saved:.1f` of {glue:text}`p_es_epochs` epochs
 ({glue:text}`es_saved_pct:.0f`%), and the restored model's test accuracy is {glue:text}`es_restored`
 against {glue:text}`es_end` for training to the end (difference {glue:text}`es_diff:+.3f`; gap
 {glue:text}`es_gap`).{glue:text}`es_never` The source notes' rule, which never forgets an epoch
@@ -1234,7 +1241,7 @@ summary = [row("none", f"Adam {learning_rate:g}, cnn1d", last, "none", epochs),
 es_table = stopping[stopping.rule == "keras"].assign(arm="es", test_accuracy=lambda d: d["test acc, restored"],
                                                      gap=lambda d: d["gap, restored"])
 summary.append(row("early stopping", f"patience {patience}, restore best (stopped at epoch "
-                   f"{es_table['stop epoch'].mean():.1f})", es_table, "es", epochs))
+                   f"{es_table['stop epoch'].mean():.1f})", es_table, "es", es_epochs))
 summary.append(row("large LR", f"one-cycle to {peak:.2g}, no dropout", oc_last, oc0, epochs))
 summary.append(row("large LR + dropout", best_oc, oc_last, best_oc, epochs))
 for norm in labels:
