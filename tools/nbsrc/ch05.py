@@ -49,7 +49,7 @@ seeds = 3               # seeds of every comparison (init and normalization: the
 dropout_rates = [0.25, 0.5, 0.75]
 l1_strengths = [1e-4, 1e-3]
 l2_strengths = [1e-4, 1e-3, 1e-2]
-adamw_decays = [0.3, 1.0, 3.0]      # keras AdamW weight_decay (the step multiplies it by the learning rate)
+adamw_decays = [0.1, 0.3, 1.0]      # keras AdamW weight_decay (the step multiplies it by the learning rate)
 near_zero = 1e-3        # |w| below this counts as a zero weight
 patience = 3            # early stopping
 es_epochs = 30          # the baseline trains this long, to show what early stopping saves
@@ -337,6 +337,8 @@ def sweep_plot(ax_acc, ax_gap, names, values, label, logx=False, color="C0"):
         ax.axhline(b.mean(), color="0.4", lw=1, ls="--", label="no regularization (± std)")
         if logx:
             ax.set_xscale("log")
+            ax.minorticks_off()
+        ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.grid(alpha=0.3)
     ax_acc.set_ylabel("test accuracy (last epoch)")
     ax_gap.set_ylabel("gap: train − test accuracy")
