@@ -233,8 +233,12 @@ end = base.epoch.max()
 rise = float((base[base.epoch == end].val_loss.to_numpy() / base.groupby("seed").val_loss.min().to_numpy()).mean())
 glue("base_val_rise", rise)
 glue("p_es_epochs", int(end))
-glue("base_fit_sentence", "the model is fitting the noise of its training set" if rise > 1.05 else
-     "within this budget the validation loss has not started to rise yet")
+acc_end = float(base[base.epoch == end].test_accuracy.mean())
+acc_mid = float(base[base.epoch == epochs].test_accuracy.mean())
+glue("base_fit_sentence", ("the model is fitting the noise of its training set" if rise > 1.05 else
+                           "within this budget the validation loss has not started to rise yet")
+     + (f", although its test accuracy still goes from {acc_mid:.3f} at epoch {epochs} to {acc_end:.3f}"
+        if acc_end > acc_mid + 0.01 else ""))
 glue("core_arms", len(arms))
 glue("core_runs", len(arms) * seeds)
 glue("core_s", core_s)
@@ -437,6 +441,9 @@ glue("nz_none", float(sparsity.loc["none", "near-zero weights"]))
 glue("nz_l1", float(sparsity.loc[l1_names[-1], "near-zero weights"]))
 glue("nz_l2", float(sparsity.loc[l2_names[-1], "near-zero weights"]))
 glue("l1_top", l1_names[-1])
+glue("nz_l2_tiny", float(np.mean([regularization.near_zero_fraction(k, 1e-6) for k in kernels[l2_names[-1]]])))
+glue("nz_l1_tiny", float(np.mean([regularization.near_zero_fraction(k, 1e-6) for k in kernels[l1_names[-1]]])))
+glue("p_tiny", 1e-6)
 glue("l2_top", l2_names[-1])
 glue("norm_none", float(sparsity.loc["none", "kernel L2 norm"]))
 glue("norm_l1", float(sparsity.loc[l1_names[-1], "kernel L2 norm"]))
@@ -464,7 +471,10 @@ end below {glue:text}`p_near_zero:g`, against {glue:text}`nz_l2:.1%` with the st
 ({glue:text}`l2_top`) and {glue:text}`nz_none:.1%` without a penalty: {glue:text}`nz_verdict`. The
 histogram shows why a threshold is needed: Adam steps over zero rather than onto it, so L1's
 "zeros" are a pile of weights a few orders of magnitude below the rest (a proximal optimizer or
-pruning, a later chapter, sets them exactly to zero). {glue:text}`norm_verdict`: the
+pruning, a later chapter, sets them exactly to zero). Below {glue:text}`p_tiny:g` there are
+{glue:text}`nz_l2_tiny:.1%` of the strongest L2 arm's weights and {glue:text}`nz_l1_tiny:.1%` of the L1
+arm's: the next section shows how Adam with an L2 penalty drives a weight whose own gradient is
+near zero all the way down. {glue:text}`norm_verdict`: the
 kernel norm is {glue:text}`norm_l1:.2f` (L1) and {glue:text}`norm_l2:.2f` (L2) against
 {glue:text}`norm_none:.2f`.
 
@@ -672,8 +682,10 @@ code('''
 rows = []
 for seed, g in base.groupby("seed"):
     g = g.sort_values("epoch")
-    for rule in ("keras", "seed"):
-        stop, best = regularization.early_stopping_epoch(g.val_loss.to_numpy(), patience, rule=rule)
+    for rule, col, mode in (("keras", "val_loss", "min"), ("seed", "val_loss", "min"),
+                            ("keras, val accuracy", "val_accuracy", "max")):
+        stop, best = regularization.early_stopping_epoch(g[col].to_numpy(), patience, rule=rule.split(",")[0],
+                                                         mode=mode)
         rows.append({"seed": seed, "rule": rule, "stop epoch": stop, "best epoch": best,
                      "epochs saved": len(g) - stop,
                      "test acc, restored": float(g.test_accuracy.iloc[best - 1]),
@@ -759,6 +771,12 @@ glue("es_seed_saved", float(s_["epochs saved"].mean()))
 glue("es_rule_compare", "fires earlier than" if s_["stop epoch"].mean() < k["stop epoch"].mean() else
      ("fires at the same epoch as" if s_["stop epoch"].mean() == k["stop epoch"].mean() else "fires later than"))
 glue("es_seed_restored", f"{s_['test acc, restored'].mean():.3f} ± {s_['test acc, restored'].std():.3f}")
+a_ = stopping[stopping.rule == "keras, val accuracy"]
+glue("es_acc_stop", float(a_["stop epoch"].mean()))
+glue("es_acc_restored", f"{a_['test acc, restored'].mean():.3f} ± {a_['test acc, restored'].std():.3f}")
+glue("es_acc_diff", float((a_["test acc, restored"] - a_["test acc, no stopping"]).mean()))
+glue("es_lost_sentence", "Early stopping on the validation loss cost accuracy here" if k["test acc, restored"].mean()
+     < k["test acc, no stopping"].mean() - 0.01 else "Early stopping on the validation loss kept the accuracy")
 glue("es_run_stop", len(es_run))
 glue("es_run_best", own_best)
 glue("es_run_acc", float(after["accuracy"]))
@@ -781,6 +799,13 @@ epochs saved, restored test accuracy {glue:text}`es_seed_restored`): here the cu
 can only grow, so on a long, noisy curve it always fires eventually. The run with the
 callback stopped after epoch {glue:text}`es_run_stop` and restored epoch {glue:text}`es_run_best`;
 its history {glue:text}`es_same`.
+
+{glue:text}`es_lost_sentence`. The validation *loss* and the validation *accuracy* need not turn at
+the same epoch: a network that grows over-confident on the examples it gets wrong raises its loss
+while its accuracy can still improve. Watching
+what you care about, `EarlyStopping(monitor="val_accuracy", mode="max", patience=...)`, the same
+rule stops at epoch {glue:text}`es_acc_stop:.1f` on average with a restored test accuracy of
+{glue:text}`es_acc_restored` (difference to training to the end: {glue:text}`es_acc_diff:+.3f`).
 """)
 
 # ----------------------------------------------------------------------------- 6. normalization
@@ -1244,6 +1269,10 @@ es_table = stopping[stopping.rule == "keras"].assign(arm="es", test_accuracy=lam
                                                      gap=lambda d: d["gap, restored"])
 summary.append(row("early stopping", f"patience {patience}, restore best (stopped at epoch "
                    f"{es_table['stop epoch'].mean():.1f})", es_table, "es", es_epochs))
+acc_table = stopping[stopping.rule == "keras, val accuracy"].assign(
+    arm="es", test_accuracy=lambda d: d["test acc, restored"], gap=lambda d: d["gap, restored"])
+summary.append(row("early stopping", f"on val accuracy, patience {patience} (stopped at epoch "
+                   f"{acc_table['stop epoch'].mean():.1f})", acc_table, "es", es_epochs))
 summary.append(row("large LR", f"one-cycle to {peak:.2g}, no dropout", oc_last, oc0, epochs))
 summary.append(row("large LR + dropout", best_oc, oc_last, best_oc, epochs))
 for norm in labels:
@@ -1294,8 +1323,9 @@ md(r"""
 - With Adam, an L2 penalty is not weight decay: it decays weights with small gradients hard and
   weights with large gradients hardly at all (two-weight experiment); on the task,
   {glue:text}`aw_verdict`.
-- Early stopping (patience {glue:text}`p_patience`) saved {glue:text}`es_saved_pct:.0f`% of the epochs,
-  test accuracy {glue:text}`es_restored` against {glue:text}`es_end` for training to the end.
+- Early stopping on the validation loss (patience {glue:text}`p_patience`) saved
+  {glue:text}`es_saved_pct:.0f`% of the epochs, test accuracy {glue:text}`es_restored` against
+  {glue:text}`es_end` for training to the end; on the validation accuracy, {glue:text}`es_acc_restored`.
 - Batch norm at batch size {glue:text}`nb_small`: {glue:text}`nb_bn_small`, against
   {glue:text}`nb_bn_large` at {glue:text}`nb_large`; {glue:text}`nb_verdict`.
 - One-cycle to a large learning rate without dropout: {glue:text}`oc0_test`;
