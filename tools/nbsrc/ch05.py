@@ -237,7 +237,8 @@ acc_end = float(base[base.epoch == end].test_accuracy.mean())
 acc_mid = float(base[base.epoch == epochs].test_accuracy.mean())
 glue("base_fit_sentence", ("the model is fitting the noise of its training set" if rise > 1.05 else
                            "within this budget the validation loss has not started to rise yet")
-     + (f", although its test accuracy still goes from {acc_mid:.3f} at epoch {epochs} to {acc_end:.3f}"
+     + (f", {'although' if rise > 1.05 else 'and'} its test accuracy still goes from {acc_mid:.3f} at epoch "
+        f"{epochs} to {acc_end:.3f}"
         if acc_end > acc_mid + 0.01 else ""))
 glue("core_arms", len(arms))
 glue("core_runs", len(arms) * seeds)
@@ -990,15 +991,15 @@ if deficit_small > deficit_large + 0.02:
                "the small batch hurts it more than the others")
 elif deficit_small < deficit_large - 0.02:
     verdict = (f"batch norm is *closer* to the best alternative at batch size {small} than at {large}: "
-               f"the claim that it breaks at small batch does not reproduce here, at batch size {small}")
+               "the claim that it breaks at small batch does not reproduce here")
 else:
     verdict = (f"batch norm's distance to the best alternative is about the same at batch sizes {small} and "
                f"{large}: no sign here that the small batch hurts it in particular")
 glue("nb_verdict", verdict)
 w_small = min(labels, key=lambda n: nt.loc[(n, small), "test_mean"])
 w_large = min(labels, key=lambda n: nt.loc[(n, large), "test_mean"])
-glue("nb_weakest", f"The weakest choice is {w_small} normalization at batch size {small} and {w_large} at {large}"
-     .replace("none normalization", "no normalization"))
+glue("nb_weakest", f"The weakest choice is {w_small} normalization at batch size {small} and {w_large} "
+     f"normalization at {large}".replace("none normalization", "no normalization"))
 glue("nb_large_steps", norm_epochs * math.ceil(n_train / large))
 glue("nb_small_steps", norm_epochs * math.ceil(n_train / small))
 glue("norm_s", norm_s)
