@@ -27,6 +27,7 @@ _SUBMODULES = {
     "distill",
     "pruning",
     "quantize",
+    "regularization",
     "plotting",
     "notebook",
     "book",
