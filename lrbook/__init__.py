@@ -22,6 +22,7 @@ _SUBMODULES = {
     "optimizers",
     "callbacks",
     "lr_finder",
+    "search",
     "plotting",
     "notebook",
     "book",
