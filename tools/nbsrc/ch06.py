@@ -38,7 +38,7 @@ build is at the end of the page.
 code('''
 # Parameters (papermill overrides these; see "How to use this book").
 profile = None         # "quick" (CI) or "full" (the book); None reads $LRBOOK_PROFILE, default "full"
-n_train = 4000         # MNIST-1D training samples before the 20% validation split
+n_train = 3200         # MNIST-1D training samples before the 20% validation split (test set: a quarter)
 max_epochs = 6         # epochs of one full training: every trial of grid/random/Bayes, Hyperband's top rung
 hyperband_factor = 3   # Hyperband keeps 1/factor of the configurations at each rung
 hyperband_iterations = 1
@@ -53,8 +53,10 @@ keep_state = False     # keep that folder after the run (a temporary folder is o
 code(derived('''    n_train, max_epochs, hyperband_factor, search_seeds, finder_steps = 1200, 1, 3, 2, 30'''))
 code(SETUP + '''
 
+import atexit
 import math
 import shutil
+import warnings
 import tempfile
 from pathlib import Path
 
@@ -202,6 +204,7 @@ glue("need3", needed[3])
 glue("need3_epochs", needed[3] * max_epochs)
 glue("need3_ratio", needed[3] * max_epochs / hb_epochs)
 glue("n_dims", len(space))
+assert n_trials == 1 or grid["learning_rate"] < len({p["learning_rate"] for p in random_points})
 ''', ["remove-cell"])
 md(r"""
 With this chapter's {glue:text}`n_trials` trials the grid is {glue:text}`grid_text`
@@ -231,6 +234,8 @@ code('''
 own_state = state_dir is None
 state_root = Path(tempfile.mkdtemp(prefix="lrbook-ch06-") if own_state else state_dir)
 state_root.mkdir(parents=True, exist_ok=True)
+if own_state and not keep_state:  # removed at the end of the chapter, and also if it stops early
+    atexit.register(shutil.rmtree, state_root, True)
 
 
 def make_tuner(method, seed):
@@ -258,8 +263,14 @@ for seed in range(search_seeds):
         training.set_seed(seed)
         tuner, ledger = make_tuner(method, seed), search.BudgetLedger()
         t0 = time.perf_counter()
-        tuner.search(ds.x_train, ds.y_train, epochs=max_epochs, validation_data=ds.validation_data,
-                     callbacks=[ledger], verbose=0)
+        with warnings.catch_warnings():
+            # Two known, harmless messages: Hyperband reloads a promoted trial's weights but not its
+            # optimizer's momentum (Keras says it skips those variables), and scikit-learn's Gaussian
+            # process may put a length scale at its bound (a hyperparameter with no visible effect).
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            warnings.filterwarnings("ignore", message="The optimal value found for dimension")
+            tuner.search(ds.x_train, ds.y_train, epochs=max_epochs, validation_data=ds.validation_data,
+                         callbacks=[ledger], verbose=0)
         wall = time.perf_counter() - t0
         best = tuner.get_best_hyperparameters(1)[0].values
         trials = [{"method": method, "seed": seed, "score": t.score,
@@ -295,6 +306,28 @@ np.testing.assert_allclose(runs.set_index(["method", "seed"]).best_score.loc[bes
 print("ledgers agree with hyperband_budget and with the tuners' best scores")
 runs.groupby("method", sort=False)[["trainings", "epochs", "wall_s", "fit_s"]].mean()
 ''')
+code('''
+firsts = trial_log.groupby(["method", "seed"], sort=False).head(1).set_index(["method", "seed"])[space.names]
+shared = sum(all(firsts.loc[(m, s)].equals(firsts.loc[("random", s)]) for m in ("Bayesian", "Hyperband"))
+             for s in range(search_seeds))
+if shared == search_seeds:
+    glue("shared_start", "With the same seed, random search, Bayesian optimization and Hyperband started from "
+         "the same configuration in every seed (keras-tuner's oracles draw their random points from the same "
+         "seeded generator), so what separates them is what each does after that first draw.")
+else:
+    glue("shared_start", f"Random search, Bayesian optimization and Hyperband started from the same configuration "
+         f"in {shared} of {search_seeds} seeds; elsewhere their random draws differ from the first trial on.")
+bo_overhead = (runs[runs.method == "Bayesian"].wall_s - runs[runs.method == "Bayesian"].fit_s).mean()
+rs_overhead = (runs[runs.method == "random"].wall_s - runs[runs.method == "random"].fit_s).mean()
+glue("bo_overhead", float(bo_overhead))
+glue("rs_overhead", float(rs_overhead))
+''', ["remove-cell"])
+md(r"""
+{glue:text}`shared_start` The seconds outside `fit` are the tuner's own work (building and
+compiling each model, checkpoints, and for Bayesian optimization fitting its Gaussian process and
+optimizing the acquisition function): {glue:text}`bo_overhead:.0f` s per Bayesian search against
+{glue:text}`rs_overhead:.0f` s per random search.
+""")
 
 # ----------------------------------------------------------------------------- 5. best-so-far
 md(r"""
@@ -515,43 +548,101 @@ if significant:
 else:
     glue("finder_verdict", f"{'ahead of' if diff > 0 else 'behind'} the best search by {abs(diff):.3f}, a "
          f"difference these {search_seeds} seeds cannot tell from noise (Welch p = {p:.2g})")
-val_gap = float(val_means.max() - test_means[best_val_method])
-glue("optimism", val_gap)
+val_gap = float(val_means[best_val_method] - test_means[best_val_method])
+glue("optimism_sentence",
+     f"retrained from scratch, the configurations {best_val_method} found score "
+     f"{abs(val_gap):.3f} {'less' if val_gap > 0 else 'more'} on the test set than their search score "
+     f"({test_means[best_val_method]:.3f} against {val_means[best_val_method]:.3f})"
+     + ("" if val_gap > 0 else "; here the retraining's fresh seeds happened to be kinder than the search's"))
 bests = retrained[retrained.method.isin(METHODS)]
 glue("best_lrs", f"{bests.learning_rate.min():.2g} to {bests.learning_rate.max():.2g}")
-glue("hb_configs", int(trial_log[(trial_log.method == "Hyperband") & (trial_log.seed == 0)].shape[0]))
-hb_first = trial_log[(trial_log.method == "Hyperband") & (trial_log.seed == 0)]
-glue("hb_distinct", int(hb_first.drop(columns=["score", "epochs"]).drop_duplicates().shape[0]))
-''', ["remove-cell"])
+hb_log = trial_log[trial_log.method == "Hyperband"]
+hb_distinct = hb_log.drop(columns=["score", "epochs"]).drop_duplicates().groupby("seed").size()
+glue("hb_distinct", float(hb_distinct.mean()))
+rand_val, hb_val = val_means["random"], val_means["Hyperband"]
+glue("hb_sentence", f"its best validation accuracy was {abs(hb_val - rand_val):.3f} "
+     f"{'above' if hb_val > rand_val else 'below'} random search's" if hb_val != rand_val
+     else "its best validation accuracy equalled random search's")
+
+# Best vs worst searched method on retrained test accuracy.
+worst_test_method = test_means.idxmin()
+p_methods = (stats.welch_t_test(searched.loc[best_test_method, "test_values"],
+                                searched.loc[worst_test_method, "test_values"])[2] if search_seeds > 1 else float("nan"))
+glue("p_methods", p_methods)
+glue("worst_test_method", worst_test_method)
+if np.isfinite(p_methods) and p_methods < 0.05:
+    glue("methods_head", f"{best_test_method} beats {worst_test_method} at this budget")
+    glue("methods_sentence", f"the gap between the best and the worst, {spread_test:.3f}, is unlikely to be noise "
+         f"(Welch p = {p_methods:.2g})")
+else:
+    glue("methods_head", "At this budget the four methods cannot be told apart")
+    glue("methods_sentence", f"even the best and the worst, {spread_test:.3f} apart, are within the noise of "
+         f"{search_seeds} seeds (Welch p = {p_methods:.2g})")
+finder_worse = significant and diff < 0
+glue("finder_head", "The range test is cheaper, but here it costs accuracy" if finder_worse else
+     "The range test is the cheap alternative, and it holds up")
+gain = best_test - float(default_runs.test_acc.mean())
+glue("default_sentence", f"the best search gained {gain:.3f} over it" if gain > 0 else
+     f"no search beat it (the best was {abs(gain):.3f} below)")
+
+# Which hyperparameter matters: among random search's trials (uniform draws from the space), the share
+# of the score's variance explained by each hyperparameter cut into 3 quantile bins (eta squared).
+rand_trials = trial_log[trial_log.method == "random"].reset_index(drop=True)
+
+
+def eta_squared(x, y, bins=3):
+    """Share of the variance of y between `bins` equal-count bins of x (by rank, so any scale)."""
+    groups = pd.qcut(pd.Series(np.asarray(x, float)).rank(method="first"), min(bins, len(x)), labels=False)
+    y = pd.Series(np.asarray(y, float))
+    between = sum(len(g) * (g.mean() - y.mean()) ** 2 for _, g in y.groupby(groups))
+    total = float(((y - y.mean()) ** 2).sum())
+    return between / total if total > 0 else float("nan")
+
+
+importance = pd.Series({name: eta_squared(rand_trials[name].astype(float), rand_trials.score)
+                        for name in space.names}).sort_values(ascending=False)
+glue("top_hp", importance.index[0])
+glue("top_eta2", float(importance.iloc[0]))
+glue("second_hp", importance.index[1])
+glue("second_eta2", float(importance.iloc[1]))
+glue("n_random_trials", len(rand_trials))
+importance.rename("share of the score's variance (η², 3 bins)").to_frame().T
+''')
 md(r"""
+Which hyperparameter matters? Among random search's {glue:text}`n_random_trials` trials (independent,
+uniform draws from the space, over all seeds), cutting each hyperparameter into three equal-count
+bins, **{glue:text}`top_hp`** explains the largest share of the variance of the trials' scores
+(η² = {glue:text}`top_eta2:.2f`), then {glue:text}`second_hp` ({glue:text}`second_eta2:.2f`). With
+this few trials η² is rough, but it is the quantity Bergstra and Bengio's argument is about: a grid
+spends its trials evenly over dimensions that matter unequally.
+
 What the numbers say, at {glue:text}`hb_epochs` epochs of search per method:
 
-- **The methods hardly differ at this budget.** The best validation accuracy found was highest for
-  {glue:text}`best_val_method` ({glue:text}`best_val:.3f` on average), but the four methods span
-  only {glue:text}`spread_val:.3f` in validation accuracy and {glue:text}`spread_test:.3f` in
-  retrained test accuracy. On test accuracy after retraining the best is
-  {glue:text}`best_test_method` ({glue:text}`best_test`), {glue:text}`same_winner`. Hyperband saw
-  {glue:text}`hb_distinct` distinct configurations in the budget in which the others saw
-  {glue:text}`n_trials`; that it does not pull ahead says most of those extra configurations were
-  judged on one or two epochs, where a fast-starting learning rate looks best.
-- **A search's best score is optimistic.** The best validation accuracy is the maximum over many
-  noisy evaluations on the same validation set; retrained from scratch, the winner of
-  {glue:text}`best_val_method` scores {glue:text}`optimism:+.3f` less on the test set. Retraining,
-  as here, is how to report a searched configuration honestly.
-- **The range test is the cheap alternative, and it holds up.** One range test and one one-cycle
-  run (peak $\eta$ from {glue:text}`finder_peak_range` over the seeds) reached
-  {glue:text}`finder_test` test accuracy: {glue:text}`finder_verdict`. It cost
-  {glue:text}`finder_cost:.1f` epochs against {glue:text}`search_cost:.0f` for the best search plus
-  its retraining, {glue:text}`cost_ratio:.0f` times less compute and {glue:text}`wall_ratio:.0f`
-  times less wall time. The space's default point with no search at all reached
-  {glue:text}`default_test`: the best search gained {glue:text}`default_gain:+.3f` over it.
+- **{glue:text}`methods_head`.** The best validation accuracy found was highest for
+  {glue:text}`best_val_method` ({glue:text}`best_val:.3f` on average); the four methods span
+  {glue:text}`spread_val:.3f` in validation accuracy and {glue:text}`spread_test:.3f` in retrained
+  test accuracy, where the best is {glue:text}`best_test_method` ({glue:text}`best_test`),
+  {glue:text}`same_winner`: {glue:text}`methods_sentence`. Hyperband tried
+  {glue:text}`hb_distinct:.0f` distinct configurations per search where the others tried
+  {glue:text}`n_trials`, most of them judged on a short first rung; {glue:text}`hb_sentence`.
+- **A search's best score is optimistic.** It is the maximum over many noisy evaluations on the
+  same validation set: {glue:text}`optimism_sentence`. Retraining on fresh seeds, as here, is how to
+  report a searched configuration honestly.
+- **{glue:text}`finder_head`.** One range test and one one-cycle run (peak $\eta$ from
+  {glue:text}`finder_peak_range` over the seeds) reached {glue:text}`finder_test` test accuracy,
+  {glue:text}`finder_verdict`. It cost {glue:text}`finder_cost:.1f` epochs against
+  {glue:text}`search_cost:.0f` for the best search plus its retraining:
+  {glue:text}`cost_ratio:.1f` times less compute and {glue:text}`wall_ratio:.1f` times less wall
+  time. The space's default point with no search at all reached {glue:text}`default_test`;
+  {glue:text}`default_sentence`.
 
-The searches' best learning rates ranged from {glue:text}`best_lrs`. The finding is for a small
-budget and a small, well-behaved problem: with hundreds of trials, or with hyperparameters that
-matter as much as the learning rate, Bayesian optimization and Hyperband are built to pull ahead
-{footcite:p}`li2018hyperband,snoek2012practical`, and the grid falls further behind. At the
-budget of a few full trainings, spend it on the learning rate first; keras-tuner
-{footcite:p}`omalley2019kerastuner` makes any of the four a dozen lines once the space is data.
+The searches' best learning rates ranged from {glue:text}`best_lrs`. All of this is for a small
+budget on a small problem: with hundreds of trials, or with several hyperparameters that matter as
+much as the learning rate, Bayesian optimization and Hyperband are built to pull ahead
+{footcite:p}`li2018hyperband,snoek2012practical`, and a grid falls further behind. At the budget of
+a few full trainings, spend it on the learning rate first; keras-tuner
+{footcite:p}`omalley2019kerastuner` makes any of the four searches a dozen lines once the space is
+data.
 """)
 code('''
 if own_state and not keep_state:
