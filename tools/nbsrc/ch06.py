@@ -32,8 +32,8 @@ LR-finder chapter (the range test, its edge and its `valley` suggestion). The on
 the schedules chapter.
 
 **Run time:** the `quick` profile (what CI runs) takes about a minute on 2 CPU cores; the `full`
-profile (what this page shows) takes about 9 minutes on 2 CPU cores. The exact time of this
-build is at the end of the page.
+profile (what this page shows) took 13 minutes on 2 CPU cores shared with other jobs (about 9
+minutes of CPU time). The exact time of this build is at the end of the page.
 """)
 code('''
 # Parameters (papermill overrides these; see "How to use this book").
@@ -456,8 +456,9 @@ for method in METHODS:
     ax.plot(mean.index, mean, color=COLORS[method], lw=2, label=method, drawstyle="steps-post")
     ax.fill_between(mean.index, mean - std, mean + std, color=COLORS[method], alpha=0.15, lw=0, step="post")
 COLORS[f"LR finder, best of {len(finder_peaks)} peaks"] = "k"
-alternatives = [(FINDER[rule], finder_runs[finder_runs.rule == rule], max_epochs + finder_runs.finder_epochs.mean())
-                for rule in finder_peaks] + [("defaults (no search)", default_runs, max_epochs),
+alternatives = [(FINDER[rule], finder_runs[finder_runs.rule == rule],   # side by side around their common cost
+                 max_epochs + finder_runs.finder_epochs.mean() + 0.5 * (k - (len(finder_peaks) - 1) / 2))
+                for k, rule in enumerate(finder_peaks)] + [("defaults (no search)", default_runs, max_epochs),
                                              (f"LR finder, best of {len(finder_peaks)} peaks", finder_best,
                                               finder_best.cost_epochs.mean())]
 for name, frame, cost in alternatives:
@@ -565,6 +566,9 @@ glue("finder_cost", float(finder["cost"]))
 glue("search_cost", float(searched.loc[best_test_method, "cost"]))
 glue("cost_ratio", cost_ratio)
 glue("wall_ratio", wall_ratio)
+glue("wall_phrase", f"{wall_ratio:.1f} times less wall time" if wall_ratio > 1.3 else
+     f"{1 / wall_ratio:.1f} times more wall time" if wall_ratio < 1 / 1.3 else
+     "about the same wall time (at this size a training's fixed cost, building and tracing the model, dominates)")
 glue("finder_peaks_text", ", ".join(finder_peaks))
 glue("finder_chosen", ", ".join(f"{r} × {n}" for r, n in finder_best.rule.value_counts().items()))
 glue("finder_peak_range", f"{finder_best.peak.min():.2g} to {finder_best.peak.max():.2g}")
@@ -646,9 +650,12 @@ glue("n_random_trials", len(rand_trials))
 searched_dims = [k for k, v in grid.items() if v > 1]
 fixed_dims = [k for k, v in grid.items() if v == 1]
 if "grid" in (best_val_method, best_test_method) and searched_dims and fixed_dims:
+    beat_random = default_runs.test_acc.mean() > test_means["random"]
     glue("grid_note", f"The grid did well here, and the reason is worth seeing: it searched only "
-         f"{' and '.join(searched_dims)} and left {', '.join(fixed_dims)} at their defaults, which are good "
-         f"ones (the default point alone reached {mean_std(default_runs.test_acc)} test accuracy). A grid is as "
+         f"{' and '.join(searched_dims)} and left {', '.join(fixed_dims)} at their defaults"
+         + (f", which are good ones: the default point alone reached {mean_std(default_runs.test_acc)} test "
+            f"accuracy, more than random search's winners ({mean_std(searched.loc['random', 'test_values'])}). "
+            if beat_random else ". ") + "A grid is as "
          "good as the defaults of the dimensions it cannot afford to search; random search spends part of its "
          "trials on values of those dimensions that are worse than the defaults.")
 else:
@@ -682,8 +689,7 @@ What the numbers say, at {glue:text}`hb_epochs` epochs of search per method:
   {glue:text}`finder_test` test accuracy, {glue:text}`finder_verdict`. Each peak alone:
   {glue:text}`finder_each`. It cost {glue:text}`finder_cost:.1f` epochs against
   {glue:text}`search_cost:.0f` for the best search plus its retraining:
-  {glue:text}`cost_ratio:.1f` times less compute and {glue:text}`wall_ratio:.1f` times less wall
-  time. The space's default point with no search at all reached {glue:text}`default_test`;
+  {glue:text}`cost_ratio:.1f` times less compute and {glue:text}`wall_phrase`. The space's default point with no search at all reached {glue:text}`default_test`;
   {glue:text}`default_sentence`.
 
 {glue:text}`grid_note` The searches' best learning rates ranged from {glue:text}`best_lrs`. All of this is for a small
@@ -712,7 +718,7 @@ headline("Best search method at equal compute (retrained test accuracy)",
          n=search_seeds, note=setting)
 headline(f"LR finder + one-cycle, best of {len(finder_peaks)} peaks on validation (test accuracy, cost)",
          f"{mean_std(finder['test_values'])} vs {best_test_method} {mean_std(searched.loc[best_test_method, 'test_values'])} "
-         f"(Welch p = {p:.2g}) at {cost_ratio:.0f}× less compute",
+         f"(Welch p = {p:.2g}) at {cost_ratio:.1f}× less compute",
          n=search_seeds, note=setting + f"; peaks {', '.join(finder_peaks)} of a {finder_steps}-step range test; all three trainings counted")
 headline("Grid search's curse of dimensionality",
          f"{n_trials} trials: grid tries {grid['learning_rate']} learning rates, random {n_trials}; "
@@ -734,7 +740,7 @@ md(r"""
   {glue:text}`grid_lr_values` learning rates; random search tries {glue:text}`random_lr_values`.
 - At this budget the four methods were within {glue:text}`spread_test:.3f` of each other in test
   accuracy, and one range test plus one-cycle reached {glue:text}`finder_test`
-  ({glue:text}`cost_ratio:.0f`× less compute than the best search).
+  ({glue:text}`cost_ratio:.1f`× less compute than the best search).
 
 *This page was computed with the {glue:text}`runtime_profile` profile on {glue:text}`runtime_device`
 in {glue:text}`runtime_s:.0f` s.*
