@@ -147,7 +147,7 @@ With a top rung of {glue:text}`max_epochs` epochs and $\eta =$ {glue:text}`hb_fa
 runs {glue:text}`hb_trials` trainings worth {glue:text}`hb_epochs` epochs in all; grid, random and
 Bayesian search get {glue:text}`n_trials` full trainings of {glue:text}`max_epochs` epochs:
 {glue:text}`budget_equal`. That is a small budget on purpose: it is what a CPU affords in a few
-minutes, and it is where the choice of method should matter most.
+minutes per search seed.
 """)
 
 # ----------------------------------------------------------------------------- 3. curse of dimensionality
@@ -214,7 +214,9 @@ With this chapter's {glue:text}`n_trials` trials the grid is {glue:text}`grid_te
 {glue:text}`random_lr_values` learning rates and as many values of every other continuous
 hyperparameter. Giving each of the {glue:text}`n_dims` hyperparameters just two values takes
 {glue:text}`need2` trials; three values take {glue:text}`need3` trials, {glue:text}`need3_epochs`
-epochs, {glue:text}`need3_ratio:.0f` times this chapter's budget. The right panel is Bergstra and
+epochs, {glue:text}`need3_ratio:.0f` times this chapter's budget. (The grid's count of learning rates
+in the left panel goes down as well as up: a few more trials are often spent on a new dimension
+rather than on a finer learning rate.) The right panel is Bergstra and
 Bengio's picture: projected on any one axis, the grid's points pile up on a few values.
 """)
 
@@ -337,8 +339,8 @@ md(r"""
 For every search the ledger gives the validation accuracy after every epoch trained, in order.
 The best value seen within the first $b$ epochs (`search.best_so_far`) is what the method would
 have returned had it been stopped at budget $b$. The band is the spread over the
-{glue:text}`n_seeds` search seeds. Hyperband's curve rises early because its first trainings are
-one-epoch probes; the full-training methods show a staircase, one step per trial.
+{glue:text}`n_seeds` search seeds. Hyperband's first trainings are short, so its curve takes more,
+smaller steps; the full-training methods climb a staircase, one step per trial.
 """)
 code('''
 budgets = np.arange(1, max(hb_epochs, n_trials * max_epochs) + 1)
@@ -372,11 +374,11 @@ for s in searches:
 retrained = pd.DataFrame(retrained)
 ''')
 md(r"""
-## The cheap alternative: one range test and one cycle, no search
+## The cheap alternative: one range test and a few one-cycle runs, no search
 
 From the LR-finder chapter: take the space's default point (batch size, dropout, weight decay,
 width at their defaults), run one range test of {glue:text}`finder_steps_p` steps on the model's
-initial weights, and train once with a one-cycle schedule {footcite:p}`smith2017superconvergence`,
+initial weights, and train with a one-cycle schedule {footcite:p}`smith2017superconvergence`,
 with momentum cycled inversely (`lrbook.optimizers.SGD` evaluates the momentum schedule inside the
 compiled step). A range test gives a range, not one number, so three peaks are read off the same
 test: the *edge* (the learning rate at the lowest smoothed loss, past which the loss blows up)
@@ -584,6 +586,8 @@ else:
     glue("finder_verdict", f"{'ahead of' if diff > 0 else 'behind'} the best search by {abs(diff):.3f}, a "
          f"difference these {search_seeds} seeds cannot tell from noise (Welch p = {p:.2g})")
 val_gap = float(val_means[best_val_method] - test_means[best_val_method])
+glue("optimism_head", "A search's best score is optimistic" if val_gap > 0 else
+     "A search's best score can be optimistic; here it was not")
 glue("optimism_sentence",
      f"retrained from scratch, the configurations {best_val_method} found score "
      f"{abs(val_gap):.3f} {'less' if val_gap > 0 else 'more'} on the test set than their search score "
@@ -680,8 +684,8 @@ What the numbers say, at {glue:text}`hb_epochs` epochs of search per method:
   {glue:text}`hb_distinct:.0f` distinct configurations per search where the others tried
   {glue:text}`n_trials`, {glue:text}`hb_stopped:.0f` of them stopped before {glue:text}`max_epochs`
   epochs; {glue:text}`hb_sentence`.
-- **A search's best score is optimistic.** It is the maximum over many noisy evaluations on the
-  same validation set: {glue:text}`optimism_sentence`. Retraining on fresh seeds, as here, is how to
+- **{glue:text}`optimism_head`.** A search's best score is the maximum over many noisy evaluations
+  on the same validation set: {glue:text}`optimism_sentence`. Retraining on fresh seeds, as here, is how to
   report a searched configuration honestly.
 - **{glue:text}`finder_head`.** One range test and three one-cycle runs (peaks
   {glue:text}`finder_peaks_text`), keeping the best on validation accuracy per seed (chosen:
@@ -695,7 +699,8 @@ What the numbers say, at {glue:text}`hb_epochs` epochs of search per method:
 {glue:text}`grid_note` The searches' best learning rates ranged from {glue:text}`best_lrs`. All of this is for a small
 budget on a small problem: with hundreds of trials, or with several hyperparameters that matter as
 much as the learning rate, Bayesian optimization and Hyperband are built to pull ahead
-{footcite:p}`li2018hyperband,snoek2012practical`, and a grid falls further behind. At the budget of
+{footcite:p}`li2018hyperband,snoek2012practical`, and a grid falls further behind
+{footcite:p}`bergstra2012random`. At the budget of
 a few full trainings, spend it on the learning rate first; keras-tuner
 {footcite:p}`omalley2019kerastuner` makes any of the four searches a dozen lines once the space is
 data.
@@ -739,7 +744,7 @@ md(r"""
 - A grid of {glue:text}`n_trials` points over {glue:text}`n_dims` hyperparameters tries
   {glue:text}`grid_lr_values` learning rates; random search tries {glue:text}`random_lr_values`.
 - At this budget the four methods were within {glue:text}`spread_test:.3f` of each other in test
-  accuracy, and one range test plus one-cycle reached {glue:text}`finder_test`
+  accuracy, and one range test plus three one-cycle runs reached {glue:text}`finder_test`
   ({glue:text}`cost_ratio:.1f`× less compute than the best search).
 
 *This page was computed with the {glue:text}`runtime_profile` profile on {glue:text}`runtime_device`
