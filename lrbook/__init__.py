@@ -28,6 +28,7 @@ _SUBMODULES = {
     "pruning",
     "quantize",
     "regularization",
+    "search",
     "plotting",
     "notebook",
     "book",
