@@ -7,6 +7,7 @@ plain Jupyter): the value is kept in :data:`GLUED` and nothing breaks.
 
 from __future__ import annotations
 
+import ast
 import json
 
 __all__ = ["GLUED", "HEADLINES", "HEADLINES_NAME", "Text", "glue", "glue_summary", "headline", "glue_headlines", "read_glued"]
@@ -19,19 +20,32 @@ HEADLINES: list = []
 HEADLINES_NAME = "lrbook_headlines"
 
 
+def _literal(text: str):
+    """``ast.literal_eval(text)``, or ``text`` itself where it is no Python literal."""
+    try:
+        return ast.literal_eval(text)
+    except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
+        return text
+
+
 class Text(str):
-    """A string whose plain-text representation has no quotes.
+    """A string whose plain-text representation has no quotes, and renders as itself.
 
     ``{glue:text}`` renders an object's ``text/plain`` representation, which
     for a ``str`` is its ``repr`` (quoted). Gluing ``Text(s)`` shows ``s``.
+    myst-nb passes that representation through ``ast.literal_eval`` before it
+    shows it, so text that happens to be a Python literal of another form
+    (``"1, 2"`` is a tuple and would show as ``(1, 2)``) keeps its quotes in the
+    representation, which myst-nb then strips: the page shows ``s`` either way.
 
     Example:
-        >>> repr(Text("0.91 ± 0.01"))
-        '0.91 ± 0.01'
+        >>> repr(Text("0.91 ± 0.01")), repr(Text("1, 2"))
+        ('0.91 ± 0.01', "'1, 2'")
     """
 
     def __repr__(self) -> str:
-        return str(self)
+        text = str(self)
+        return text if str(_literal(text)) == text else repr(text)
 
 
 def glue(name: str, value, *, display: bool = False):
@@ -129,5 +143,8 @@ def read_glued(path) -> dict:
             key = meta.get("mime_prefix", "") + "text/plain"
             text = output.get("data", {}).get(key)
             if text is not None:
-                out[meta["name"]] = "".join(text) if isinstance(text, list) else text
+                text = "".join(text) if isinstance(text, list) else text
+                # A Text that is a literal of another form is stored quoted (see Text): unquote it.
+                value = _literal(text) if text[:1] in "'\"" and text[-1:] in "'\"" else None
+                out[meta["name"]] = value if isinstance(value, str) else text
     return out

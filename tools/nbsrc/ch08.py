@@ -143,7 +143,7 @@ for n in replica_counts:
 glue("n_devices", len(DEVICES))
 glue("base_batch_g", base_batch)
 glue("grad_err_max", max(grad_error.values()))
-glue("grad_replicas", Text(", ".join(str(n) for n in replica_counts)))
+glue("grad_replicas", Text(", ".join(str(n) for n in replica_counts)));
 ''')
 md(r"""
 With {glue:text}`grad_replicas` replicas the all-reduced gradient matches the single-device one to
@@ -282,7 +282,7 @@ glue("mw_epochs", cluster_epochs)
 glue("mw_acc", float(mw.test_accuracy.iloc[0]))
 glue("mw_seconds", mw_seconds)
 glue("mw_digest", Text(next(iter(digests))[:12]))
-glue("fit_sentence", Markdown(fit_sentence))
+glue("fit_sentence", Markdown(fit_sentence));
 ''')
 md(r"""
 Both workers finished with bit-identical weights (SHA-256 `{glue:text}`mw_digest`…`) and
@@ -493,7 +493,7 @@ glue("ps_acc", psr["test_accuracy"])
 glue("ps_rate", psr["steps"] / psr["seconds"])
 glue("ps_stale_frac", float(np.mean(staleness > 0)) * 100)
 glue("ps_stale_max", int(staleness.max()))
-glue("ps_stale_mean", float(staleness.mean()))
+glue("ps_stale_mean", float(staleness.mean()));
 ''')
 md(r"""
 The cluster ran {glue:text}`ps_rate:.0f` steps per second and reached {glue:text}`ps_acc:.3f` test
@@ -671,7 +671,7 @@ glue("mp_sentence", Markdown(
 glue("tp_err", tp_err)
 glue("pipe_err", pipe_err)
 glue("pipe_layers", len(cnn.layers) - 1)
-glue("pipe_split", half - 1)
+glue("pipe_split", half - 1);
 ''')
 md(r"""
 The `ModelParallel` layout asked for the $4 \times 8$ kernel's columns to be split over two
