@@ -200,6 +200,8 @@ ax.set(xlabel="MirroredStrategy replicas (logical CPU devices)", ylabel="seconds
 ax.grid(axis="y", alpha=0.3)
 plt.show()
 
+''')
+code('''
 many = timing.index.max()
 glue("n_cores", os.cpu_count())
 glue("timing_batch_g", timing_batch)
@@ -209,7 +211,7 @@ glue("timing_one", float(timing.loc[1, "later epochs (s, median)"]))
 glue("timing_many", float(timing.loc[many, "later epochs (s, median)"]))
 glue("timing_verdict", Text("faster" if timing.loc[many, "speed-up vs 1 replica"] > 1.05 else
                             "no faster" if timing.loc[many, "speed-up vs 1 replica"] > 0.95 else "slower"))
-''')
+''', ["remove-cell"])
 md(r"""
 With {glue:text}`timing_max_replicas` replicas an epoch took {glue:text}`timing_many:.2f` s against
 {glue:text}`timing_one:.2f` s with one: a speed-up of {glue:text}`timing_speedup:.2f`×, so
@@ -277,15 +279,17 @@ else:
                     "`MultiWorkerMirroredStrategy` fails in Keras 3.15 (keras-team/keras#20585; the full "
                     "profile of this page runs it to show the error).")
 
+''')
+code('''
 glue("mw_workers", cluster_workers)
 glue("mw_epochs", cluster_epochs)
 glue("mw_acc", float(mw.test_accuracy.iloc[0]))
 glue("mw_seconds", mw_seconds)
 glue("mw_digest", Text(next(iter(digests))[:12]))
 glue("fit_sentence", Markdown(fit_sentence));
-''')
+''', ["remove-cell"])
 md(r"""
-Both workers finished with bit-identical weights (SHA-256 `{glue:text}`mw_digest`…`) and
+Both workers finished with bit-identical weights (SHA-256 digest beginning {glue:text}`mw_digest`) and
 {glue:text}`mw_acc:.3f` test accuracy, in {glue:text}`mw_seconds:.0f` s of wall time, most of it
 spent starting processes and importing TensorFlow. {glue:md}`fit_sentence`
 """)
@@ -373,6 +377,8 @@ ax.legend(loc="lower left", fontsize=9)
 ax.grid(alpha=0.3)
 plt.show()
 
+''')
+code('''
 top = max(big_batches)
 acc = lambda arm: table.loc[arm, "mean"]
 rules = ["unscaled", "linear", "linear + warmup"]
@@ -429,7 +435,7 @@ if len(big_batches) > 1:
         f"against {acc(f'{mid} unscaled'):.3f} unscaled."))
 else:
     glue("sc_mid_sentence", Text(""))
-''')
+''', ["remove-cell"])
 md(r"""
 The base rate picked by the sweep is $\eta =$ {glue:text}`base_lr:g`, which gives
 {glue:text}`sc_base` test accuracy at batch {glue:text}`base_batch_g`
@@ -487,6 +493,8 @@ print(f"{psr['steps']} asynchronous steps in {psr['seconds']:.1f} s on {psr['wor
       f"test accuracy {psr['test_accuracy']:.3f}; staleness counts:",
       dict(zip(*np.unique(staleness, return_counts=True))))
 
+''')
+code('''
 glue("ps_workers", cluster_workers)
 glue("ps_steps_g", ps_steps)
 glue("ps_acc", psr["test_accuracy"])
@@ -494,7 +502,7 @@ glue("ps_rate", psr["steps"] / psr["seconds"])
 glue("ps_stale_frac", float(np.mean(staleness > 0)) * 100)
 glue("ps_stale_max", int(staleness.max()))
 glue("ps_stale_mean", float(staleness.mean()));
-''')
+''', ["remove-cell"])
 md(r"""
 The cluster ran {glue:text}`ps_rate:.0f` steps per second and reached {glue:text}`ps_acc:.3f` test
 accuracy. Only {glue:text}`ps_stale_frac:.1f`% of the updates were stale here (at most by
@@ -568,6 +576,8 @@ fig.colorbar(im, ax=ax1, label="validation accuracy (grey: diverged)")
 plt.tight_layout()
 plt.show()
 
+''')
+code('''
 best_lr_at = {}
 for k in delays:
     accs = grid_acc.loc[k]
@@ -592,7 +602,7 @@ glue("delay_momentum_g", delay_momentum)
 glue("delay_large_sentence", Text(
     f"drops from {largest[0]:g} to {largest[kmax]:g}" if np.isfinite(largest[kmax]) else
     f"is {largest[0]:g} without delay, and with a delay of {kmax} no learning rate of the grid gets there"))
-''')
+''', ["remove-cell"])
 md(r"""
 Without delay the best of the {glue:text}`delay_n_lrs` learning rates is $\eta =$
 {glue:text}`delay_best_0:g` ({glue:text}`delay_acc_0:.3f` validation accuracy), and
@@ -660,6 +670,8 @@ pipe_err = float(np.max(np.abs(h.numpy() - cnn(ds.x_test[:128]).numpy())))
 assert pipe_err < 1e-5, "the two-stage pipeline must equal the whole model"
 assert "CPU:0" in stage_one_device
 
+''')
+code('''
 glue("mp_device", Text(kernel_device.split("/")[-1] if kernel_device else "?"))
 glue("mp_shape", Text(" × ".join(str(d) for d in kernel_shape)))
 glue("mp_sentence", Markdown(
@@ -672,7 +684,7 @@ glue("tp_err", tp_err)
 glue("pipe_err", pipe_err)
 glue("pipe_layers", len(cnn.layers) - 1)
 glue("pipe_split", half - 1);
-''')
+''', ["remove-cell"])
 md(r"""
 The `ModelParallel` layout asked for the $4 \times 8$ kernel's columns to be split over two
 devices; the kernel came out of shape {glue:text}`mp_shape` on `{glue:text}`mp_device``.
