@@ -102,3 +102,18 @@ def test_every_glued_reference_is_glued(path):
     literal |= {f"{s}_{k}" for s in summaries for k in ("mean", "std", "n")}
     missing = [r for r in referenced if r not in literal and not any(p.match(r) for p in patterns)]
     assert not missing, f"{path.name}: prose references names never glued: {missing}"
+
+
+def test_bibliography_parses_and_holds_every_cited_key():
+    from pybtex.database import parse_file
+
+    keys = set(parse_file(str(ROOT / "book" / "references.bib"), bib_format="bibtex").entries)
+    cited = set()
+    for path in NOTEBOOKS:
+        text = "\n".join(source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown")
+        for group in re.findall(r"\{footcite(?::[pt])?\}`([^`]+)`", text):
+            cited |= {k.strip() for k in group.split(",")}
+    for page in (ROOT / "book").glob("*.md"):
+        for group in re.findall(r"\{cite(?::[pt])?\}`([^`]+)`", page.read_text()):
+            cited |= {k.strip() for k in group.split(",")}
+    assert cited and not cited - keys, f"cited but not in references.bib: {sorted(cited - keys)}"
