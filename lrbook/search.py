@@ -252,7 +252,7 @@ class SearchSpace:
                 for p in self.params}
 
 
-#: The chapter's space: SGD (momentum 0.9) on the book's 1-D CNN, searched by every method.
+#: The search space of the chapter, shared by every method (SGD with momentum 0.9 on the book's 1-D CNN).
 DEFAULT_SPACE = SearchSpace((
     Param("learning_rate", 1e-3, 1.0, log=True, default=0.03),
     Param("batch_size", choices=(32, 64, 128, 256), default=64),
