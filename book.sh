@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # The book's one entry point.
 #
-#   ./book.sh build [--profile full|quick] [--only NAME ...]   execute every chapter, render _build/html
+#   ./book.sh build [--profile full|quick] [--only NAME ...] [--force] [--keep-going|--fail-fast]
+#        execute the chapters whose inputs changed since their last successful run
+#        (the others are reported as cached; --force executes all), then render _build/html.
+#        A failing chapter does not stop the others (--keep-going, the default): every
+#        failure is reported at the end with its cell, and nothing is rendered.
 #   ./book.sh test                                            the whole test suite:
 #        1. unit tests + every notebook under nbval-lax (quick profile),
 #        2. a quick-profile build of the site,
@@ -66,7 +70,8 @@ case "$cmd" in
     LRBOOK_SITE=_build/html exec "$VENV/bin/python" -m pytest tests/site -rs
     ;;
   *)
-    echo "usage: ./book.sh build [--profile full|quick] [--only NAME ...] | ./book.sh test" >&2
+    echo "usage: ./book.sh build [--profile full|quick] [--only NAME ...] [--force] [--keep-going|--fail-fast]" >&2
+    echo "       ./book.sh test" >&2
     exit 2
     ;;
 esac

@@ -11,16 +11,29 @@ Usage (from the repository root)::
 
 Notebooks are executed once, by papermill, into ``_build/executed/<profile>/``
 (with a ``manifest.json``: per notebook wall time, parameters, device,
-versions, success). Jupyter Book then renders a staged copy of the book in
-``_build/src`` with execution turned off and warnings as errors. A failing
-notebook stops the build with a non-zero exit naming it; its partial executed
-copy stays in the build folder for inspection, and nothing is rendered.
+versions, success and the hash of its inputs). Jupyter Book then renders a
+staged copy of the book in ``_build/src`` with execution turned off and
+warnings as errors.
+
+Builds are incremental: a notebook whose inputs (its cells, the lrbook
+sources, the installed packages, its parameters and the device) hash to the
+value recorded by its last successful execution is not executed again and is
+reported as ``cached``; ``--force`` executes everything.
+
+A failing notebook does not stop the others (``--keep-going``, the default):
+every chapter is executed, every failure is reported at the end with its cell,
+the build exits non-zero and nothing is rendered. The chapters that succeeded
+are cached, so the rebuild after a fix executes only the one that failed.
+``--fail-fast`` stops at the first failure instead. A failing notebook's
+partial executed copy stays in the build folder for inspection.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -29,7 +42,16 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["ROOT", "notebooks", "has_nvidia_gpu", "requirements", "execute", "render", "main"]
+__all__ = [
+    "ROOT",
+    "notebooks",
+    "has_nvidia_gpu",
+    "requirements",
+    "input_hash",
+    "execute",
+    "render",
+    "main",
+]
 
 #: The repository root (the folder holding ``_config.yml``).
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,7 +108,7 @@ def has_nvidia_gpu() -> bool:
 
 
 def requirements(device: str = "auto", text: str | None = None) -> str:
-    """``requirements.txt`` for ``device``: on a GPU the CPU TensorFlow becomes ``tensorflow[and-cuda]``.
+    r"""``requirements.txt`` for ``device``: on a GPU the CPU TensorFlow becomes ``tensorflow[and-cuda]``.
 
     The version stays the one pinned in ``requirements.txt``; nothing else
     changes, so a GPU build runs the same code with the same versions.
@@ -174,9 +196,100 @@ def _kernel_env(profile: str | None) -> dict:
     return env
 
 
+#: lrbook files that are the build's own machinery, not code a chapter runs: a change to
+#: them does not re-execute the chapters.
+BUILD_ONLY_SOURCES = ("lrbook/book.py",)
+
+
+def _notebook_cells(path: Path) -> list:
+    """What of a notebook decides its output: kernelspec, cell types, sources, metadata."""
+    nb = json.loads(Path(path).read_text())
+    cells = []
+    for cell in nb["cells"]:
+        src = cell["source"]
+        cells.append([cell["cell_type"], "".join(src) if isinstance(src, list) else src,
+                      cell.get("metadata", {})])
+    return [nb.get("metadata", {}).get("kernelspec", {}), cells]
+
+
+def _lrbook_sources(root: Path = ROOT) -> list:
+    """(path, sha256) of every lrbook source a chapter can run."""
+    files = sorted((root / "lrbook").rglob("*.py"))
+    return [[f.relative_to(root).as_posix(), hashlib.sha256(f.read_bytes()).hexdigest()]
+            for f in files if f.relative_to(root).as_posix() not in BUILD_ONLY_SOURCES]
+
+
+def _installed_packages() -> list:
+    """The resolved environment: ``name==version`` of every installed distribution."""
+    found = {f"{d.metadata['Name']}=={d.version}".lower()
+             for d in importlib.metadata.distributions() if d.metadata["Name"]}
+    return sorted(found)
+
+
+def input_hash(path, parameters: dict, runtime: dict, *, packages=None, sources=None) -> str:
+    """SHA-256 of everything that decides a notebook's executed output.
+
+    That is the notebook's cells (types, sources, tags and other metadata) and
+    kernelspec, the lrbook source files (less :data:`BUILD_ONLY_SOURCES`), the
+    installed packages with their versions, the papermill parameters, and the
+    device and precision. Two executions with the same hash run the same code on
+    the same inputs, so the build reuses the first.
+
+    Args:
+        path: the notebook.
+        parameters: the papermill parameters it is executed with.
+        runtime: the manifest's runtime record (``device``, ``precision``).
+        packages: ``name==version`` strings (default: this environment's).
+        sources: ``(path, sha256)`` pairs (default: this checkout's lrbook).
+
+    Example:
+        >>> nb = next(iter(notebooks()))
+        >>> a = input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, packages=[], sources=[])
+        >>> a == input_hash(nb, {"profile": "full"}, {"device": "CPU"}, packages=[], sources=[])
+        False
+    """
+    record = {
+        "notebook": _notebook_cells(path),
+        "lrbook": _lrbook_sources() if sources is None else sources,
+        "packages": _installed_packages() if packages is None else packages,
+        "parameters": parameters,
+        "device": [runtime.get("device"), runtime.get("precision")],
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _failure(err: BaseException) -> dict:
+    """The failing cell of a papermill error, as far as it is known."""
+    info = {"error": f"{type(err).__name__}: {str(err)[-2000:]}"}
+    if getattr(err, "ename", None) is not None:
+        info.update(cell_index=getattr(err, "cell_index", None),
+                    execution_count=getattr(err, "exec_count", None),
+                    exception=f"{err.ename}: {err.evalue}",
+                    cell_source=(getattr(err, "source", "") or "")[:1000])
+    return info
+
+
+def _failure_report(failures: list) -> str:
+    lines = [f"[lrbook.book] FAILED: {len(failures)} notebook(s); nothing was rendered."]
+    for f in failures:
+        where = (f" in cell {f['cell_index']} (execution count {f.get('execution_count')})"
+                 if f.get("cell_index") is not None else "")
+        lines.append(f"  - {f['notebook']} (profile={f['profile']}){where}: "
+                     f"{f.get('exception') or f['error'].splitlines()[0][:300]}")
+        source = (f.get("cell_source") or "").strip().splitlines()
+        if source:
+            lines += ["      | " + line for line in source[:6]]
+        lines.append(f"    partial executed copy: {f['partial']}")
+    return "\n".join(lines)
+
+
 def execute(profile: str, only=None, parameters: dict | None = None, *, paths=None,
-            build: Path = BUILD) -> dict:
+            build: Path = BUILD, force: bool = False, keep_going: bool = True) -> dict:
     """Execute notebooks with papermill under ``profile``; return the manifest.
+
+    A notebook whose :func:`input_hash` equals the one recorded by its last
+    successful execution (and whose executed copy is still there) is not
+    executed again: it is reported as ``cached`` and keeps that run's record.
 
     Args:
         profile: ``"quick"`` or ``"full"``.
@@ -184,10 +297,13 @@ def execute(profile: str, only=None, parameters: dict | None = None, *, paths=No
         parameters: extra papermill parameters for every notebook.
         paths: explicit notebook paths (overrides ``only``; used by the tests).
         build: the build folder (default ``_build``).
+        force: execute every notebook even when its inputs are unchanged.
+        keep_going: after a failure, execute the remaining notebooks and report
+            every failure at the end (default); ``False`` stops at the first.
 
     Raises:
-        SystemExit: (non-zero) on the first failing notebook, naming it and
-            the path of its partial executed copy.
+        SystemExit: (non-zero) when any notebook failed, naming each with its
+            failing cell and the path of its partial executed copy.
 
     Example:
         >>> manifest = execute("quick", only=["01_training_basics"])  # doctest: +SKIP
@@ -203,6 +319,8 @@ def execute(profile: str, only=None, parameters: dict | None = None, *, paths=No
     manifest = _load_manifest(profile, build)
     runtime = _runtime_info()
     manifest.update(profile=profile, runtime=runtime)
+    packages, sources = _installed_packages(), _lrbook_sources()
+    failures = []
     # The kernel inherits this process's environment: point it at this checkout.
     saved_env = dict(os.environ)
     os.environ.clear()
@@ -212,29 +330,38 @@ def execute(profile: str, only=None, parameters: dict | None = None, *, paths=No
             nb_path = Path(nb_path).resolve()
             rel = nb_path.relative_to(ROOT).as_posix() if nb_path.is_relative_to(ROOT) else str(nb_path)
             target = out_dir / nb_path.name
+            params = {"profile": profile, **(parameters or {})}
+            digest = input_hash(nb_path, params, runtime, packages=packages, sources=sources)
+            last = manifest["notebooks"].get(rel, {})
+            if (not force and last.get("success") and last.get("input_hash") == digest
+                    and target.exists()):
+                last["cached"] = True
+                print(f"[lrbook.book] cached {rel} (profile={profile}; executed "
+                      f"{last.get('started', '?')} in {last.get('wall_time_s', '?')} s)", flush=True)
+                continue
             work = build / "work" / profile / nb_path.stem
             work.mkdir(parents=True, exist_ok=True)
-            params = {"profile": profile, **(parameters or {})}
             print(f"[lrbook.book] executing {rel} (profile={profile})", flush=True)
             t0 = time.perf_counter()
             entry = {"notebook": rel, "profile": profile, "parameters": params,
                      "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                     **runtime}
+                     "input_hash": digest, "cached": False, **runtime}
             try:
                 papermill.execute_notebook(
                     str(nb_path), str(target), parameters=params, cwd=str(work),
                     kernel_name="python3", progress_bar=False, log_output=False,
                 )
-            except BaseException as err:  # noqa: BLE001 - record, then stop the build
+            except BaseException as err:  # noqa: BLE001 - record, then go on or stop
                 entry.update(success=False, wall_time_s=round(time.perf_counter() - t0, 1),
-                             error=f"{type(err).__name__}: {str(err)[-2000:]}")
+                             partial=str(target), **_failure(err))
                 manifest["notebooks"][rel] = entry
                 _write_manifest(profile, manifest, build)
+                failures.append(entry)
                 print(str(err)[-3000:], file=sys.stderr)
-                raise SystemExit(
-                    f"[lrbook.book] FAILED: {rel} (profile={profile}). "
-                    f"Partial executed copy kept at {target}; nothing was rendered."
-                ) from None
+                print(f"[lrbook.book]   FAILED after {entry['wall_time_s']} s", flush=True)
+                if isinstance(err, KeyboardInterrupt) or not keep_going:
+                    break
+                continue
             _hide_injected_cell(target)
             entry.update(success=True, wall_time_s=round(time.perf_counter() - t0, 1))
             manifest["notebooks"][rel] = entry
@@ -243,6 +370,11 @@ def execute(profile: str, only=None, parameters: dict | None = None, *, paths=No
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
+    _write_manifest(profile, manifest, build)
+    if failures:
+        report = _failure_report(failures)
+        print(report, file=sys.stderr, flush=True)
+        raise SystemExit(report)
     return manifest
 
 
@@ -273,7 +405,7 @@ def _stage(profile: str) -> Path:
         elif not manifest["notebooks"].get(rel, {}).get("success"):
             failed.append(rel)
         else:
-            shutil.copy2(done, src / "notebooks" / nb_path.name)
+            _stage_notebook(done, src / "notebooks" / nb_path.name, manifest["notebooks"][rel])
     if missing or failed:
         raise SystemExit(
             f"[lrbook.book] cannot render profile {profile!r}: "
@@ -284,6 +416,42 @@ def _stage(profile: str) -> Path:
     shutil.copy2(_manifest_path(profile), src / "book" / "manifest.json")
     (src / "book" / "results.md").write_text(results_page(profile, src / "notebooks", manifest))
     return src
+
+
+def run_record(entry: dict) -> str:
+    """One sentence on the run that produced a page: date, profile, device, versions, cached.
+
+    Example:
+        >>> run_record({"started": "2026-12-03T09:00:00+00:00", "profile": "full",
+        ...             "wall_time_s": 61.5, "device": "CPU", "lrbook": "0.1.0",
+        ...             "tensorflow": "2.21.0", "keras": "3.15.1", "cached": True})
+        'Executed on 2026-12-03 at 09:00 UTC in 62 s (full profile, CPU, lrbook 0.1.0, TensorFlow 2.21.0, Keras 3.15.1); this build reused that run, since nothing it depends on has changed.'
+    """
+    started = entry.get("started", "?")
+    try:
+        when = _dt.datetime.fromisoformat(started).astimezone(_dt.timezone.utc)
+        started = f"on {when:%Y-%m-%d} at {when:%H:%M} UTC"
+    except (TypeError, ValueError):
+        started = f"at {started}"
+    wall = entry.get("wall_time_s")
+    text = (f"Executed {started}" + (f" in {wall:.0f} s" if isinstance(wall, (int, float)) else "")
+            + f" ({entry.get('profile', '?')} profile, {entry.get('device', '?')}, "
+            f"lrbook {entry.get('lrbook', '?')}, TensorFlow {entry.get('tensorflow', '?')}, "
+            f"Keras {entry.get('keras', '?')})")
+    if entry.get("cached"):
+        text += "; this build reused that run, since nothing it depends on has changed"
+    return text + "."
+
+
+def _stage_notebook(done: Path, dest: Path, entry: dict) -> None:
+    """Copy an executed notebook into the staged book, with its run record as a footer."""
+    import nbformat
+
+    nb = nbformat.read(done, as_version=4)
+    footer = nbformat.v4.new_markdown_cell("---\n\n*" + run_record(entry) + "*")
+    footer.metadata["tags"] = ["lrbook-run-record"]
+    nb.cells.append(footer)
+    nbformat.write(nb, dest)
 
 
 def _title(nb_file: Path) -> str:
@@ -327,8 +495,7 @@ def results_page(profile: str, executed: Path, manifest: dict) -> str:
                 lines.append(f"| {h['label']} | {h['value']} | {h['n'] if h['n'] is not None else ''} "
                              f"| {h['note']} |")
             lines.append("")
-        lines += [f"Executed in {entry.get('wall_time_s', '?')} s "
-                  f"(started {entry.get('started', '?')}, parameters `{entry.get('parameters', {})}`).", ""]
+        lines += [run_record(entry) + f" Parameters: `{entry.get('parameters', {})}`.", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -365,6 +532,14 @@ def main(argv=None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="notebooks to execute (stems)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
                         help="requirements: the TensorFlow build to install")
+    parser.add_argument("--force", action="store_true",
+                        help="execute every notebook, even those whose inputs are unchanged")
+    going = parser.add_mutually_exclusive_group()
+    going.add_argument("--keep-going", dest="keep_going", action="store_true", default=True,
+                       help="after a failure, execute the other notebooks and report every "
+                            "failure at the end (the default)")
+    going.add_argument("--fail-fast", dest="keep_going", action="store_false",
+                       help="stop at the first failing notebook")
     args = parser.parse_args(argv)
     if args.command == "requirements":
         print(requirements(args.device), end="")
@@ -375,7 +550,7 @@ def main(argv=None) -> int:
         return 0
     t0 = time.perf_counter()
     if args.command in ("build", "execute"):
-        execute(args.profile, args.only)
+        execute(args.profile, args.only, force=args.force, keep_going=args.keep_going)
     if args.command in ("build", "render"):
         render(args.profile)
     if args.command == "linkcheck":

@@ -74,3 +74,117 @@ def test_requirements_for_a_gpu_swap_only_the_tensorflow_line(monkeypatch):
 def test_gpu_detection_without_nvidia_smi(monkeypatch):
     monkeypatch.setattr(book.shutil, "which", lambda name, **kw: None)
     assert book.has_nvidia_gpu() is False
+
+
+def test_keep_going_runs_every_notebook_and_reports_each_failure(tmp_path, capsys):
+    bad = make_notebook(tmp_path / "bad.ipynb", "x = 2\nraise RuntimeError('boom')")
+    ok = make_notebook(tmp_path / "ok.ipynb", "print('fine')")
+    with pytest.raises(SystemExit) as exc:
+        book.execute("quick", paths=[bad, ok], build=tmp_path / "build")
+    message = str(exc.value)
+    assert "FAILED: 1 notebook(s)" in message and "nothing was rendered" in message
+    # The failing cell is named: its index, the exception and its first source line.
+    assert "bad.ipynb" in message and "in cell 3" in message
+    assert "RuntimeError: boom" in message and "| x = 2" in message
+    assert "ok.ipynb" not in message
+    manifest = json.loads((tmp_path / "build/executed/quick/manifest.json").read_text())
+    assert manifest["notebooks"][str(bad)]["success"] is False
+    assert manifest["notebooks"][str(bad)]["cell_index"] == 3
+    assert manifest["notebooks"][str(ok)]["success"] is True
+    assert (tmp_path / "build/executed/quick/notebooks/ok.ipynb").exists()
+    assert "executing" in capsys.readouterr().out
+
+
+def test_fail_fast_stops_at_the_first_failure(tmp_path):
+    bad = make_notebook(tmp_path / "bad.ipynb", "raise RuntimeError('boom')")
+    ok = make_notebook(tmp_path / "ok.ipynb", "print('fine')")
+    with pytest.raises(SystemExit, match="bad.ipynb"):
+        book.execute("quick", paths=[bad, ok], build=tmp_path / "build", keep_going=False)
+    manifest = json.loads((tmp_path / "build/executed/quick/manifest.json").read_text())
+    assert str(ok) not in manifest["notebooks"]
+
+
+def test_unchanged_notebook_is_cached_and_a_change_reexecutes_it(tmp_path, capsys):
+    nb = make_notebook(tmp_path / "ok.ipynb", "print('one')")
+    build = tmp_path / "build"
+    first = book.execute("quick", paths=[nb], build=build)["notebooks"][str(nb)]
+    assert first["cached"] is False and first["input_hash"]
+    capsys.readouterr()
+
+    second = book.execute("quick", paths=[nb], build=build)["notebooks"][str(nb)]
+    assert "cached" in capsys.readouterr().out
+    assert second["cached"] is True and second["started"] == first["started"]
+
+    forced = book.execute("quick", paths=[nb], build=build, force=True)["notebooks"][str(nb)]
+    assert forced["cached"] is False and "executing" in capsys.readouterr().out
+
+    other = book.execute("quick", paths=[nb], build=build, parameters={"x": 2})["notebooks"][str(nb)]
+    assert other["cached"] is False and other["input_hash"] != first["input_hash"]
+
+    make_notebook(nb, "print('two')")  # a cell changed
+    changed = book.execute("quick", paths=[nb], build=build, parameters={"x": 2})["notebooks"][str(nb)]
+    assert changed["cached"] is False and changed["input_hash"] != other["input_hash"]
+    out = nbformat.read(build / "executed/quick/notebooks/ok.ipynb", as_version=4)
+    assert "two" in json.dumps(out.cells[-1].outputs)
+
+
+def test_a_failed_notebook_is_never_cached(tmp_path):
+    bad = make_notebook(tmp_path / "bad.ipynb", "raise RuntimeError('boom')")
+    for _ in range(2):
+        with pytest.raises(SystemExit, match="boom"):
+            book.execute("quick", paths=[bad], build=tmp_path / "build")
+
+
+def test_input_hash_covers_cells_tags_sources_packages_parameters_and_device(tmp_path):
+    nb = make_notebook(tmp_path / "a.ipynb", "print(1)")
+    base = dict(packages=["keras==3.15.1"], sources=[["lrbook/a.py", "0"]])
+    ref = book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, **base)
+    assert ref == book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, **base)
+    variants = [
+        book.input_hash(nb, {"profile": "full"}, {"device": "CPU"}, **base),
+        book.input_hash(nb, {"profile": "quick"}, {"device": "GPU"}, **base),
+        book.input_hash(nb, {"profile": "quick"}, {"device": "CPU", "precision": "mixed_float16"}, **base),
+        book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, packages=["keras==3.15.2"],
+                        sources=base["sources"]),
+        book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, packages=base["packages"],
+                        sources=[["lrbook/a.py", "1"]]),
+    ]
+    tagged = nbformat.read(nb, as_version=4)
+    tagged.cells[-1].metadata["tags"] = ["hide-input"]
+    nbformat.write(tagged, nb)
+    variants.append(book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, **base))
+    assert len({ref, *variants}) == len(variants) + 1
+    # The build's own machinery is not an input of any chapter; the rest of lrbook is.
+    paths = [p for p, _ in book._lrbook_sources()]
+    assert "lrbook/book.py" not in paths and "lrbook/schedules.py" in paths
+
+
+def test_staged_page_carries_the_record_of_the_run_that_made_it(tmp_path):
+    nb = make_notebook(tmp_path / "a.ipynb", "print(1)")
+    entry = {"started": "2026-12-03T09:00:00+00:00", "profile": "full", "wall_time_s": 61.5,
+             "device": "CPU", "lrbook": "0.1.0", "tensorflow": "2.21.0", "keras": "3.15.1"}
+    book._stage_notebook(nb, tmp_path / "staged.ipynb", {**entry, "cached": True})
+    footer = nbformat.read(tmp_path / "staged.ipynb", as_version=4).cells[-1].source
+    assert "2026-12-03 at 09:00 UTC" in footer and "reused that run" in footer
+    assert "lrbook 0.1.0" in footer
+    assert "reused" not in book.run_record({**entry, "cached": False})
+
+
+def test_command_line_flags(monkeypatch):
+    calls = []
+    monkeypatch.setattr(book, "execute", lambda *a, **k: calls.append(k))
+    monkeypatch.setattr(book, "render", lambda *a, **k: None)
+    book.main(["execute", "--profile", "quick"])
+    book.main(["execute", "--profile", "quick", "--keep-going", "--force"])
+    book.main(["execute", "--profile", "quick", "--fail-fast"])
+    assert calls == [{"force": False, "keep_going": True}, {"force": True, "keep_going": True},
+                     {"force": False, "keep_going": False}]
+    with pytest.raises(SystemExit):
+        book.main(["build", "--keep-going", "--fail-fast"])
+
+
+def test_doctests():
+    import doctest
+
+    result = doctest.testmod(book, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4 and result.failed == 0
