@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrbook.env import quiet_import_tensorflow
-from lrbook.optimizers import current_momentum, momentum_name
+from lrbook.optimizers import current_momentum, momentum_name, unwrap
 from lrbook.schedules import evaluate
 
 quiet_import_tensorflow()
@@ -127,25 +127,31 @@ class ScheduleRecorder(keras.callbacks.Callback):
 
     # -- what to read -----------------------------------------------------------------------
 
+    @property
+    def _optimizer(self):
+        # Under mixed precision the model's optimizer is a LossScaleOptimizer; its inner
+        # optimizer holds the learning rate, the momentum and the iteration count.
+        return unwrap(self.model.optimizer)
+
     def _lr_schedule(self):
-        lr = getattr(self.model.optimizer, "_learning_rate", None)
+        lr = getattr(self._optimizer, "_learning_rate", None)
         return lr if isinstance(lr, _Schedule) else None
 
     def _momentum_schedule(self):
-        name = momentum_name(self.model.optimizer)
-        return None if name is None else getattr(self.model.optimizer, f"{name}_schedule", None)
+        name = momentum_name(self._optimizer)
+        return None if name is None else getattr(self._optimizer, f"{name}_schedule", None)
 
     def _iterations(self) -> int:
-        return int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        return int(keras.ops.convert_to_numpy(self._optimizer.iterations))
 
     # -- hooks ----------------------------------------------------------------------------------
 
     def on_train_begin(self, logs=None):
-        self._momentum_name = momentum_name(self.model.optimizer)
+        self._momentum_name = momentum_name(self._optimizer)
         self._has_momentum = self._momentum_name is not None
         self._by_schedule = self._lr_schedule() is not None and (
             not self._has_momentum or self._momentum_schedule() is not None
-            or not isinstance(getattr(self.model.optimizer, self._momentum_name), keras.Variable))
+            or not isinstance(getattr(self._optimizer, self._momentum_name), keras.Variable))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -155,7 +161,7 @@ class ScheduleRecorder(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if self._by_schedule:
             return
-        optimizer = self.model.optimizer
+        optimizer = self._optimizer
         self._steps.append(self._iterations())
         self._epochs.append(self._epoch)
         self._lr.append(float(keras.ops.convert_to_numpy(optimizer.learning_rate)))
@@ -176,7 +182,7 @@ class ScheduleRecorder(keras.callbacks.Callback):
             if schedule is not None:
                 self._mom.extend(_evaluate(schedule, steps))
             else:  # a constant float momentum
-                self._mom.extend([current_momentum(self.model.optimizer)] * len(steps))
+                self._mom.extend([current_momentum(self._optimizer)] * len(steps))
 
     # -- result ---------------------------------------------------------------------------------
 

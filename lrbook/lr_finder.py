@@ -53,6 +53,8 @@ from lrbook.env import quiet_import_tensorflow
 tf = quiet_import_tensorflow()
 import keras  # noqa: E402
 
+from lrbook.optimizers import unwrap  # noqa: E402
+
 __all__ = [
     "MODES",
     "LOSS_SOURCES",
@@ -509,7 +511,7 @@ def _inner_optimizer(model):
             "(the range test sweeps that optimizer's learning rate). Received: a model without an optimizer"
         )
     # A LossScaleOptimizer keeps the learning rate in its inner optimizer.
-    return getattr(optimizer, "inner_optimizer", optimizer)
+    return unwrap(optimizer)
 
 
 def _to_numpy(variable) -> np.ndarray:

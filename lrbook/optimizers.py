@@ -35,7 +35,7 @@ quiet_import_tensorflow()
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
-__all__ = ["SGD", "Adam", "AdamW", "momentum_name", "current_momentum"]
+__all__ = ["SGD", "Adam", "AdamW", "unwrap", "momentum_name", "current_momentum"]
 
 _register = keras.saving.register_keras_serializable(package="lrbook")
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
@@ -228,6 +228,25 @@ class AdamW(_ScheduledMomentum, keras.optimizers.AdamW):
         self._init_momentum_schedule(schedule)
 
 
+def unwrap(optimizer):
+    """The optimizer that does the updates: the inner one of a ``LossScaleOptimizer``.
+
+    Under ``keras.mixed_precision.set_global_policy("mixed_float16")``,
+    ``compile`` wraps the optimizer in a ``LossScaleOptimizer``, which has a
+    learning rate of its own and no momentum: the schedule, the momentum and
+    the iteration count that matter are the inner optimizer's. Every lrbook
+    function that reads an optimizer reads it through this one.
+
+    Example:
+        >>> inner = keras.optimizers.SGD(0.1, momentum=0.9)
+        >>> unwrap(keras.optimizers.LossScaleOptimizer(inner)) is inner, unwrap(inner) is inner
+        (True, True)
+    """
+    while hasattr(optimizer, "inner_optimizer"):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
 def momentum_name(optimizer) -> str | None:
     """``"momentum"`` (SGD, RMSprop), ``"beta_1"`` (the Adam family, Lion) or ``None``.
 
@@ -235,6 +254,7 @@ def momentum_name(optimizer) -> str | None:
         >>> momentum_name(keras.optimizers.Adam()), momentum_name(keras.optimizers.Adagrad())
         ('beta_1', None)
     """
+    optimizer = unwrap(optimizer)
     for name in MOMENTUM_NAMES:
         if hasattr(optimizer, name):
             return name
@@ -246,12 +266,14 @@ def current_momentum(optimizer) -> float | None:
 
     For an optimizer of this module with a schedule, the schedule at the
     optimizer's iteration count; otherwise the attribute's value. ``None``
-    for an optimizer without momentum.
+    for an optimizer without momentum. A ``LossScaleOptimizer`` (mixed
+    precision) is read through its inner optimizer (:func:`unwrap`).
 
     Example:
         >>> current_momentum(keras.optimizers.SGD(0.1, momentum=0.9))
         0.9
     """
+    optimizer = unwrap(optimizer)
     name = momentum_name(optimizer)
     if name is None:
         return None

@@ -21,6 +21,8 @@ from lrbook.stats import summarize, welch_t_test
 quiet_import_tensorflow()
 import keras  # noqa: E402
 
+from lrbook.optimizers import unwrap  # noqa: E402
+
 __all__ = [
     "set_seed",
     "initial_weights",
@@ -84,13 +86,14 @@ def current_learning_rate(optimizer) -> float:
     """The learning rate ``optimizer`` uses for its next step, as a float.
 
     Works for a constant rate and for a ``LearningRateSchedule`` (evaluated at
-    the optimizer's iteration count).
+    the optimizer's iteration count), and reads a ``LossScaleOptimizer`` (mixed
+    precision) through its inner optimizer.
 
     Example:
         >>> current_learning_rate(keras.optimizers.SGD(0.1))
         0.10000000149011612
     """
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    return float(keras.ops.convert_to_numpy(unwrap(optimizer).learning_rate))
 
 
 @dataclass

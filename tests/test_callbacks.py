@@ -30,7 +30,8 @@ def fit(optimizer, epochs=2, callbacks_before=(), steps_per_execution=1, model=N
     used = []   # what the optimizer holds after each update: the momentum that update used
 
     def after_batch(batch, logs):
-        used.append(float(getattr(model.optimizer, optimizers.momentum_name(model.optimizer) or "iterations")))
+        inner = optimizers.unwrap(model.optimizer)
+        used.append(float(getattr(inner, optimizers.momentum_name(inner) or "iterations")))
 
     spy = keras.callbacks.LambdaCallback(on_train_batch_end=after_batch)
     model.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, shuffle=False,
@@ -120,3 +121,29 @@ def test_doctests():
     result = doctest.testmod(callbacks, extraglobs={"np": np, "keras": keras},
                              optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_mixed_precision_reads_the_inner_optimizer():
+    """Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer: the trace and
+    current_momentum must still read the one-cycle learning rate and momentum of every update."""
+    from lrbook.training import current_learning_rate
+
+    sched = OneCycle(max_lr=0.1, total_steps=8)
+    momentum = sched.momentum_schedule()
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizers.SGD(sched, momentum=momentum), "mse")
+        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        recorder, _, model = fit(None, model=model)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    trace = recorder.trace
+    steps = np.arange(8)
+    assert trace.momentum_name == "momentum" and trace.momentum is not None
+    np.testing.assert_allclose(trace.lr, keras.ops.convert_to_numpy(sched(steps)), rtol=1e-6)
+    np.testing.assert_allclose(trace.momentum, keras.ops.convert_to_numpy(momentum(steps)), rtol=1e-6)
+    # The next update's values, read through the wrapper.
+    assert optimizers.current_momentum(model.optimizer) == float(keras.ops.convert_to_numpy(momentum(8)))
+    assert np.isclose(current_learning_rate(model.optimizer), float(keras.ops.convert_to_numpy(sched(8))))
