@@ -117,3 +117,124 @@ def test_bibliography_parses_and_holds_every_cited_key():
         for group in re.findall(r"\{cite(?::[pt])?\}`([^`]+)`", page.read_text()):
             cited |= {k.strip() for k in group.split(",")}
     assert cited and not cited - keys, f"cited but not in references.bib: {sorted(cited - keys)}"
+
+
+# --- No assertion on a wall-clock time (issue 21) -------------------------------------
+# A chapter may assert what must hold (counts, shapes, bit-exact restores, equalities
+# with a reference, deterministic maths); it reports what it measures. Timings depend on
+# the machine and its load, so an assert on one can fail a correct build.
+
+TIMING_ASSERT = re.compile(
+    r"^\s*assert\b.*(ms per step|seconds|per epoch|wall|_time\b|latency|elapsed"
+    r"|perf_counter|speed|throughput)",
+    re.IGNORECASE,
+)
+CLOCKS = {"time", "time_ns", "perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns"}
+
+
+def _reads_clock(node):
+    """Whether the expression calls time.perf_counter(), time.time(), time.monotonic()..."""
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Call):
+            f = sub.func
+            if isinstance(f, ast.Attribute) and f.attr in CLOCKS and (
+                isinstance(f.value, ast.Name) and f.value.id == "time"
+            ):
+                return True
+            if isinstance(f, ast.Name) and f.id in CLOCKS - {"time"}:
+                return True
+    return False
+
+
+def _names(node):
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _target_names(target):
+    return [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+
+
+def timing_asserts(code_cells):
+    """``(cell index, assert source)`` of every assert that reads a timing.
+
+    An assert reads a timing when its text names one (``TIMING_ASSERT``) or when it uses
+    a variable computed from a clock: assigned from ``time.perf_counter()`` and the
+    like (or a difference of them), from another such variable, or from the matching
+    element of what a function of the notebook returns from a clock.
+    """
+    trees = []
+    for index, src in code_cells:
+        # IPython magics and shell escapes are not Python: blank them for the parser.
+        lines = ["" if re.match(r"\s*[%!]", line) else line for line in src.splitlines()]
+        trees.append((index, "\n".join(lines), ast.parse("\n".join(lines))))
+    clocked, returns = set(), {}  # names; function -> positions of clocked elements
+    for _ in range(10):  # propagate to a fixed point
+        before = (set(clocked), dict(returns))
+        for _, _, tree in trees:
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    for ret in ast.walk(node):
+                        if isinstance(ret, ast.Return) and ret.value is not None:
+                            elts = ret.value.elts if isinstance(ret.value, ast.Tuple) else None
+                            if elts is None:
+                                if _reads_clock(ret.value) or _names(ret.value) & clocked:
+                                    returns[node.name] = None  # the whole value
+                            else:
+                                hit = {i for i, e in enumerate(elts)
+                                       if _reads_clock(e) or _names(e) & clocked}
+                                if hit:
+                                    returns[node.name] = hit
+                elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                    value = node.value
+                    if value is None:
+                        continue
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    called = (value.func.id if isinstance(value, ast.Call)
+                              and isinstance(value.func, ast.Name) else None)
+                    for target in targets:
+                        if (isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple)
+                                and len(target.elts) == len(value.elts)):
+                            for elt, part in zip(target.elts, value.elts):
+                                if _reads_clock(part) or _names(part) & clocked:
+                                    clocked.update(_target_names(elt))
+                        elif called in returns and isinstance(target, ast.Tuple):
+                            hit = returns[called]
+                            for i, elt in enumerate(target.elts):
+                                if hit is None or i in hit:
+                                    clocked.update(_target_names(elt))
+                        elif (_reads_clock(value) or _names(value) & clocked
+                              or called in returns):
+                            clocked.update(_target_names(target))
+        if (clocked, returns) == before:
+            break
+    found = []
+    for index, src, tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assert):
+                text = " ".join(ast.get_source_segment(src, node).split())
+                if TIMING_ASSERT.search(text) or _names(node) & clocked:
+                    found.append((index, text))
+    return found
+
+
+def test_timing_assert_check_catches_both_forms():
+    cells = [
+        (0, "import time\nt0 = time.perf_counter()\nrun()\nseconds = time.perf_counter() - t0"),
+        (1, "rate = n / seconds\nassert rate > 10"),  # through a clocked variable
+        (2, 'assert (\n    table.loc[256, "ms per step"] > 1\n)'),  # a timing column
+        (3, "def timed():\n    t = time.monotonic()\n    return 3, time.monotonic() - t\n"
+            "steps, took = timed()\nassert steps == 3\nassert took < 1"),
+        (4, "assert len(rows) == 3  # counts are fine"),
+    ]
+    found = [index for index, _ in timing_asserts(cells)]
+    assert found == [1, 2, 3], timing_asserts(cells)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_assert_on_a_timing(path):
+    cells = [(i, source(c)) for i, c in enumerate(load(path)["cells"]) if c["cell_type"] == "code"]
+    found = timing_asserts(cells)
+    assert not found, (
+        f"{path.name}: asserts on measured times (machine- and load-dependent; report "
+        f"them in the prose instead): " + "; ".join(f"cell {i}: {t}" for i, t in found)
+    )

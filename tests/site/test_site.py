@@ -111,7 +111,7 @@ def test_page_loads_cleanly_with_images_and_math(browser, server, doc):
 
 
 @pytest.mark.parametrize("doc", CHAPTERS)
-def test_chapter_colab_badge_launch_button_and_download(browser, server, doc):
+def test_chapter_colab_badge_launch_button_run_record_and_download(browser, server, doc):
     repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
     expected = (f"https://colab.research.google.com/github/{repo}/blob/{CONFIG['repository']['branch']}/"
                 f"{doc}.ipynb")
@@ -121,6 +121,9 @@ def test_chapter_colab_badge_launch_button_and_download(browser, server, doc):
         assert badge.get_attribute("href") == expected
         launch = page.locator(f"a[href='{expected}']")
         assert launch.count() >= 2, "the launch button (rocket menu) must point to Colab too"
+        record = page.locator("article p:has-text('Executed on')").last.inner_text()
+        assert re.search(r"Executed on \d{4}-\d\d-\d\d at \d\d:\d\d UTC", record), record
+        assert "lrbook " in record and "profile" in record, record
         download = page.locator("a[href$='.ipynb'][href*='_sources']").first
         href = download.get_attribute("href")
         result = page.request.get(f"{server}/{doc.rsplit('/', 1)[0]}/{href}")
