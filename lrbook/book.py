@@ -481,6 +481,9 @@ def results_page(profile: str, executed: Path, manifest: dict) -> str:
         f"NumPy {runtime.get('numpy', '?')} and lrbook {runtime.get('lrbook', '?')}"
         + (" (the quick profile is CI's small version: its numbers are not the book's)."
            if profile == "quick" else "."),
+        f"This site was rendered on {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d at %H:%M} UTC; each "
+        "chapter below says when its notebook was executed (a chapter whose inputs had not "
+        "changed keeps the run that produced it).",
         "",
     ]
     for nb_path in notebooks():

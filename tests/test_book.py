@@ -1,6 +1,7 @@
 """The build pipeline: papermill execution, manifest, failure handling."""
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -188,3 +189,16 @@ def test_doctests():
 
     result = doctest.testmod(book, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 4 and result.failed == 0
+
+
+def test_results_page_states_render_date_and_each_chapters_run(tmp_path):
+    entries = {}
+    for nb_path in book.notebooks():
+        make_notebook(tmp_path / nb_path.name, "pass")
+        rel = nb_path.relative_to(book.ROOT).as_posix()
+        entries[rel] = {"started": "2026-12-01T10:00:00+00:00", "profile": "full", "cached": True,
+                        "wall_time_s": 12.0, "lrbook": "9.9.9"}
+    page = book.results_page("full", tmp_path, {"runtime": {"lrbook": "9.9.9"}, "notebooks": entries})
+    assert re.search(r"rendered on \d{4}-\d\d-\d\d at \d\d:\d\d UTC", page)
+    assert page.count("Executed on 2026-12-01 at 10:00 UTC in 12 s") == len(entries)
+    assert "lrbook 9.9.9" in page and "reused that run" in page
