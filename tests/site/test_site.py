@@ -124,6 +124,8 @@ def test_chapter_colab_badge_launch_button_run_record_and_download(browser, serv
         record = page.locator("article p:has-text('Executed on')").last.inner_text()
         assert re.search(r"Executed on \d{4}-\d\d-\d\d at \d\d:\d\d UTC", record), record
         assert "lrbook " in record and "profile" in record, record
+        edit = page.locator("a[href*='/edit/']").first.get_attribute("href")
+        assert edit == f"{CONFIG['repository']['url']}/edit/{CONFIG['repository']['branch']}/{doc}.md", edit
         download = page.locator("a[href$='.ipynb'][href*='_sources']").first
         href = download.get_attribute("href")
         result = page.request.get(f"{server}/{doc.rsplit('/', 1)[0]}/{href}")
