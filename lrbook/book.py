@@ -230,7 +230,7 @@ def input_hash(path, parameters: dict, runtime: dict, *, packages=None, sources=
     """SHA-256 of everything that decides a notebook's executed output.
 
     That is the notebook's cells (types, sources, tags and other metadata) and
-    kernelspec, the lrbook source files (less :data:`BUILD_ONLY_SOURCES`), the
+    kernelspec, the lrbook source files (less ``BUILD_ONLY_SOURCES``), the
     installed packages with their versions, the papermill parameters, and the
     device and precision. Two executions with the same hash run the same code on
     the same inputs, so the build reuses the first.
