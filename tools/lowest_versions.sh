@@ -37,7 +37,7 @@ mkdir "$TMP/src" && cp -r "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/LICENS
 "$PY" - <<'PY'
 import importlib.metadata as md
 for name in ("keras", "tensorflow-cpu", "tensorflow", "numpy", "scipy", "pandas", "matplotlib",
-             "scikit-learn", "tqdm", "mnist1d", "lrbook"):
+             "scikit-learn", "statsmodels", "tqdm", "mnist1d", "lrbook"):
     try:
         print(f"[pins] {name}=={md.version(name)}")
     except md.PackageNotFoundError:
