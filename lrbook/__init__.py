@@ -17,6 +17,7 @@ _SUBMODULES = {
     "models",
     "stats",
     "training",
+    "tuning",
     "annealing",
     "schedules",
     "optimizers",

@@ -370,6 +370,11 @@ class Verdict:
             ``"+1.9 points (95% CI 0.8 to 3.0, n = 5, Holm-adjusted p = 0.004)"``.
         comparison: the :class:`PairedComparison` it came from.
         p_value: the p-value the label was decided on (adjusted when given).
+
+    Example:
+        >>> v = verdict(paired_comparison([0.91, 0.92, 0.90], [0.90, 0.92, 0.91]))
+        >>> v.label == NO_DIFFERENCE, v.text
+        (True, '+0.0 points (95% CI -2.5 to 2.5, n = 3, p = 1)')
     """
 
     label: str

@@ -15,13 +15,19 @@ three things this module provides:
 * **the summary** (:func:`summarize_comparison`): epochs (and seconds) to a
   target accuracy per seed, where the target follows a rule fixed before the
   runs (:func:`target_accuracy`); accuracy at every budget with mean, std, n;
-  Welch p-values of the method against every baseline; the ratio of median
-  epochs to target (:func:`ratio_epochs_to_target`).
+  the paired difference of the method and every baseline at every budget
+  (same seed, same initial weights), with its interval and Holm-adjusted
+  p-value over that family of comparisons; the ratio of median epochs to
+  target (:func:`ratio_epochs_to_target`).
 
-For a budget-dependent family, the epochs to target of a seed are the fewest
-epochs any of its budget runs needed (a 5-epoch one-cycle that reaches the
-target at its last epoch counts 5), so every family is scored by the shortest
-training that got there.
+Epochs to target are read the same way for every family: the smallest budget
+whose run *ends* at or above the target. A budget-dependent family has one run
+per budget; a family that does not depend on the budget is read at each
+budget's epoch of its single run, which is exactly what a run of that length
+gives. An epoch inside a longer one-cycle run does not count (a run of that
+length would not reproduce it), nor does the best of several runs: every family
+gets one reading per budget, so none gets a best-of-k advantage. The price is
+resolution: epochs to target can only be a budget.
 
 Used in: the super-convergence chapter and ``benchmarks/superconvergence.py``.
 """
@@ -35,7 +41,7 @@ from typing import Callable
 import numpy as np
 
 from lrbook.env import quiet_import_tensorflow
-from lrbook.stats import summarize, welch_t_test
+from lrbook.stats import adjust_pvalues, paired_comparison, summarize, verdict
 
 quiet_import_tensorflow()
 import keras  # noqa: E402
@@ -344,10 +350,7 @@ def one_cycle_arm(max_lr: float, epochs: int, steps: int, *, pct_start: float = 
 
 def tune_lr(build, make_arm: Callable, lrs, data, *, seeds, epochs: int, batch_size: int = 64,
             metric: str = "val_accuracy", progress: bool = False):
-    """A small learning-rate sweep: one arm per rate, the best by mean ``metric`` at the last epoch.
-
-    The baselines are tuned on the **validation** split (``data`` needs one),
-    so the test set is only read by the comparison itself.
+    """A learning-rate sweep on the validation split: :func:`lrbook.tuning.tune` over ``lrs``.
 
     Args:
         build: the model builder.
@@ -358,43 +361,29 @@ def tune_lr(build, make_arm: Callable, lrs, data, *, seeds, epochs: int, batch_s
         seeds: the seeds of every point.
         epochs: the budget of every run.
         batch_size: the batch size.
-        metric: the column that decides.
+        metric: the column that decides (never a ``test_*`` one).
         progress: show a progress bar.
 
     Returns:
-        ``(best_lr, table)``: the table is indexed by rate with ``mean``,
-        ``std`` and ``n`` of ``metric``.
+        ``(best_lr, table)``: the table is indexed by rate (``lr``) with
+        ``mean``, ``std``, ``n`` and ``rank`` of ``metric``.
 
     Raises:
-        ValueError: if ``lrs`` is empty or ``data`` has no validation split
-            while ``metric`` is a validation column.
+        ValueError: as :func:`lrbook.tuning.tune` (no rate, a test metric, no
+            validation split).
 
     Example:
-        >>> best, table = tune_lr(build, constant_arm, [0.01, 0.1], ds, seeds=[0], epochs=5)  # doctest: +SKIP
+        >>> best, table = tune_lr(build, constant_arm, [0.01, 0.1], ds, seeds=[0, 1], epochs=5)  # doctest: +SKIP
     """
-    import pandas as pd
-
-    from lrbook.training import run_experiment
+    from lrbook.tuning import tune
 
     lrs = [float(lr) for lr in lrs]
     if not lrs:
         _fail("lrs", lrs, "at least one learning rate")
-    if metric.startswith("val_") and data.validation_data is None:
-        _fail("data", data, f"a Dataset with a validation split (metric {metric!r})")
-    arms = {}
-    for lr in lrs:
-        arm = make_arm(lr)
-        arm.epochs = epochs
-        arms[lr] = arm
-    df = run_experiment(build, arms, data, seeds=seeds, epochs=epochs, batch_size=batch_size,
-                        evaluate_test=not metric.startswith("val_"), progress=progress)
-    last = df[df.epoch == epochs]
-    rows = []
-    for lr in lrs:
-        s = summarize(last[last.arm == lr][metric].to_numpy())
-        rows.append({"lr": lr, "mean": s.mean, "std": s.std, "n": s.n})
-    table = pd.DataFrame(rows).set_index("lr")
-    return float(table["mean"].fillna(-np.inf).idxmax()), table
+    result = tune(build, make_arm, lrs, data, seeds=seeds, epochs=epochs, batch_size=batch_size,
+                  metric=metric, progress=progress)
+    table = result.table[["mean", "std", "n", "rank"]].rename_axis("lr")
+    return float(result.best), table
 
 
 def range_test_max_lr(build, data, *, seeds, rule: str = "minimum", factor: float = 1.0, batch_size: int = 64,
@@ -545,10 +534,16 @@ class ComparisonSummary:
         baselines: the other families.
         budgets: the epoch budgets.
         hits: one row per (family, seed): ``epochs`` and ``seconds`` to the
-            target (NaN if never), and ``budget``, the run that got there first.
+            target (NaN if never): the smallest budget whose run ends at or
+            above the target, and its training seconds; ``budget`` repeats it.
         at_budget: one row per (family, budget): ``mean``, ``std``, ``n`` of the
-            accuracy at that budget, ``time`` (mean training seconds), and
-            ``p_vs_<method>``, Welch's p-value of the method against the family.
+            accuracy at that budget, ``time`` (mean training seconds), and for
+            a baseline the paired comparison of the method with it: ``diff``
+            (method minus baseline, mean over seeds), ``ci_low``, ``ci_high``
+            (95%), ``p_vs_<method>`` (paired t-test), ``p_adj_vs_<method>``
+            (Holm over every baseline × budget of the table) and ``verdict``
+            (for the method: ``"better"``, ``"worse"`` or
+            ``"no difference detected at this n"``).
         ratios: ``{baseline: ratio_epochs_to_target(baseline, method)}``.
 
     Example:
@@ -565,16 +560,21 @@ class ComparisonSummary:
     at_budget: object
     ratios: dict = field(default_factory=dict)
 
-    def p_value(self, baseline: str, budget: int | None = None) -> float:
-        """Welch p-value of the method against ``baseline`` at ``budget`` (default: the largest)."""
+    def p_value(self, baseline: str, budget: int | None = None, *, adjusted: bool = False) -> float:
+        """Paired t-test p-value of the method against ``baseline`` at ``budget`` (default: the largest).
+
+        With ``adjusted=True``, Holm-adjusted over the table's family of comparisons.
+        """
         budget = self.budgets[-1] if budget is None else budget
-        return float(self.at_budget.loc[(baseline, budget), f"p_vs_{self.method}"])
+        col = f"p_adj_vs_{self.method}" if adjusted else f"p_vs_{self.method}"
+        return float(self.at_budget.loc[(baseline, budget), col])
 
     def to_dict(self) -> dict:
         """Plain, JSON-ready numbers: ``target``, and per family ``n``, ``accuracy``
         (``{budget: {mean, std}}``), ``epochs_to_target`` and ``seconds_to_target``
         (per seed, ``None`` = never), ``median_epochs_to_target``, ``wall_s``
-        (mean training seconds of the longest budget) and ``p_vs_<method>`` per budget."""
+        (mean training seconds of the longest budget), and per budget ``diff``,
+        ``ci`` (``[low, high]``), ``p_vs_<method>`` and ``p_adj_vs_<method>``."""
         def num(v, digits=4):
             v = float(v)
             return None if not math.isfinite(v) else round(v, digits)
@@ -590,7 +590,12 @@ class ComparisonSummary:
                 "seconds_to_target": [num(v, 2) for v in h.seconds],
                 "median_epochs_to_target": num(median_epochs(h.epochs.to_numpy()), 2),
                 "wall_s": num(rows["time"].iloc[-1], 2),
+                "diff": {str(b): num(r["diff"], 6) for b, r in rows.iterrows()},
+                "ci": {str(b): [num(r["ci_low"], 6), num(r["ci_high"], 6)] for b, r in rows.iterrows()},
                 f"p_vs_{self.method}": {str(b): num(r[f"p_vs_{self.method}"], 6) for b, r in rows.iterrows()},
+                f"p_adj_vs_{self.method}": {
+                    str(b): num(r[f"p_adj_vs_{self.method}"], 6) for b, r in rows.iterrows()
+                },
             }
         return {"target": num(self.target), "metric": self.metric, "budgets": list(self.budgets), "arms": arms}
 
@@ -631,27 +636,11 @@ def summarize_comparison(df, *, target: float, method: str, baselines=None, metr
         if b not in families or b == method:
             _fail("baselines", baselines, f"families among {families} other than the method")
     budgets = sorted(int(b) for b in df.budget.unique())
-    largest = budgets[-1]
 
-    # Hits: first epoch at or above the target, over every run of the family, per seed.
-    hit_rows = []
-    for (fam, seed), g in df[df.family.isin([method, *baselines])].groupby(["family", "seed"], sort=False):
-        best = (math.inf, math.nan, math.nan)
-        for b, run in g.groupby("budget"):
-            run = run.sort_values("epoch")
-            ok = run[run[metric] >= target]
-            if len(ok):
-                first = ok.iloc[0]
-                cand = (float(first["epoch"]), float(first["time"]), float(b))
-                if cand[0] < best[0]:
-                    best = cand
-        hit_rows.append({"family": fam, "seed": seed,
-                         "epochs": best[0] if math.isfinite(best[0]) else math.nan,
-                         "seconds": best[1], "budget": best[2]})
-    hits = pd.DataFrame(hit_rows)
-
-    # Accuracy at each budget: the budget's own run, or the longest run read at that epoch.
-    values = {}
+    # Accuracy at the end of each budget: the budget's own run (per-budget families), or the
+    # single run read at that epoch (what a run of that length gives, since nothing in it
+    # depends on the budget). Both readings are one run per budget, read at its end.
+    values, times = {}, {}
     rows = []
     for fam in [method, *baselines]:
         sub = df[df.family == fam]
@@ -660,15 +649,44 @@ def summarize_comparison(df, *, target: float, method: str, baselines=None, metr
                 at = sub[(sub.budget == b) & (sub.epoch == b)]
             else:
                 at = sub[sub.epoch == b]
-            at = at.sort_values("seed")
-            values[(fam, b)] = at[metric].to_numpy()
-            s = summarize(values[(fam, b)])
+            at = at.sort_values("seed").set_index("seed")
+            values[(fam, b)], times[(fam, b)] = at[metric], at["time"]
+            s = summarize(at[metric].to_numpy())
             rows.append({"family": fam, "budget": b, "mean": s.mean, "std": s.std, "n": s.n,
                          "time": float(at["time"].mean()) if len(at) else math.nan})
+
+    # Hits: the smallest budget whose run ends at or above the target, per seed, the same
+    # reading for every family (no best-of-k: a budget-dependent family is not credited with
+    # an epoch inside a longer run, which a run of that length would not reproduce).
+    hit_rows = []
+    for fam in [method, *baselines]:
+        for seed in sorted(set(df[df.family == fam].seed)):
+            hit = (math.nan, math.nan, math.nan)
+            for b in budgets:
+                v = values[(fam, b)]
+                if seed in v.index and v.loc[seed] >= target:
+                    hit = (float(b), float(times[(fam, b)].loc[seed]), float(b))
+                    break
+            hit_rows.append({"family": fam, "seed": seed, "epochs": hit[0], "seconds": hit[1], "budget": hit[2]})
+    hits = pd.DataFrame(hit_rows)
+
+    # Paired comparisons of the method with each baseline at each budget: one family, Holm.
+    comparisons = {}
+    for fam in baselines:
+        for b in budgets:
+            pair = pd.concat([values[(method, b)], values[(fam, b)]], axis=1, keys=["m", "f"]).dropna()
+            if len(pair) >= 2:
+                comparisons[(fam, b)] = paired_comparison(pair["m"].to_numpy(), pair["f"].to_numpy())
+    adjusted = dict(zip(comparisons, adjust_pvalues([c.p_value for c in comparisons.values()], "holm")))
     for row in rows:
-        a, m = values[(row["family"], row["budget"])], values[(method, row["budget"])]
-        row[f"p_vs_{method}"] = (math.nan if row["family"] == method or len(a) < 2 or len(m) < 2
-                                 else welch_t_test(m, a)[2])
+        c = comparisons.get((row["family"], row["budget"]))
+        row.update({"diff": math.nan, "ci_low": math.nan, "ci_high": math.nan,
+                    f"p_vs_{method}": math.nan, f"p_adj_vs_{method}": math.nan, "verdict": ""})
+        if c is not None:
+            p_adj = adjusted[(row["family"], row["budget"])]
+            row.update({"diff": c.mean_diff, "ci_low": c.ci_low, "ci_high": c.ci_high,
+                        f"p_vs_{method}": c.p_value, f"p_adj_vs_{method}": p_adj,
+                        "verdict": verdict(c, p_adjusted=p_adj).label})
     at_budget = pd.DataFrame(rows).set_index(["family", "budget"])
     ratios = {b: ratio_epochs_to_target(hits[hits.family == b].epochs.to_numpy(),
                                         hits[hits.family == method].epochs.to_numpy()) for b in baselines}

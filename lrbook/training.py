@@ -8,6 +8,7 @@ each arm with the same data order, and returns one row per (arm, seed, epoch).
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from lrbook.env import quiet_import_tensorflow
-from lrbook.stats import summarize, welch_t_test
+from lrbook.stats import adjust_pvalues, paired_comparison, summarize
 
 quiet_import_tensorflow()
 import keras  # noqa: E402
@@ -31,6 +32,8 @@ __all__ = [
     "epochs_to_target",
     "compare",
     "current_learning_rate",
+    "has_batch_hooks",
+    "paired_values",
 ]
 
 
@@ -155,6 +158,35 @@ class _TestEvaluator(keras.callbacks.Callback):
             logs[f"test_{key}"] = float(value)
 
 
+_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+
+
+def has_batch_hooks(callbacks) -> bool:
+    """Whether any callback acts per batch (overrides a ``on_*batch_*`` training hook).
+
+    Such a callback must see every step, so its run cannot group steps with
+    ``steps_per_execution``; an epoch-level callback (``LearningRateScheduler``,
+    ``EarlyStopping``) can.
+
+    Example:
+        >>> has_batch_hooks([keras.callbacks.LearningRateScheduler(lambda e, lr: lr)])
+        False
+        >>> has_batch_hooks([keras.callbacks.TerminateOnNaN()])
+        True
+    """
+    base = keras.callbacks.Callback
+    return any(
+        getattr(type(cb), hook) is not getattr(base, hook) for cb in callbacks for hook in _BATCH_HOOKS
+    )
+
+
+def _steps_per_execution(setting, n_samples: int, batch_size: int, callbacks) -> int:
+    """The ``steps_per_execution`` of one run: a whole epoch per call unless a callback needs each batch."""
+    if setting == "auto":
+        return 1 if has_batch_hooks(callbacks) else max(1, math.ceil(n_samples / batch_size))
+    return int(setting)
+
+
 def _make_optimizer(spec):
     if isinstance(spec, str):
         return keras.optimizers.get(spec)
@@ -177,6 +209,7 @@ def run_experiment(
     batch_size: int = 64,
     evaluate_test: bool = True,
     progress: bool = True,
+    steps_per_execution: int | str = "auto",
 ):
     """Train every arm from the same initial weights, for every seed.
 
@@ -184,6 +217,14 @@ def run_experiment(
     weights; then for each arm, build the model again, load those weights,
     reseed (so every arm sees the same shuffling order), compile with the
     arm's optimizer and fit.
+
+    Speed: most of a small model's epoch is Python overhead per step, so by
+    default a run executes a whole epoch per call of the compiled train
+    function (Keras's ``steps_per_execution``), unless one of the arm's
+    callbacks acts per batch (:func:`has_batch_hooks`), which then gets
+    every step as usual. Learning-rate schedules run inside the compiled step
+    either way, and the numbers are the same as one step per call (same
+    updates, same order; tested to float tolerance).
 
     Args:
         build_model: zero-argument callable returning an uncompiled model that
@@ -196,6 +237,9 @@ def run_experiment(
         batch_size: default batch size of an arm.
         evaluate_test: evaluate the test set after every epoch.
         progress: show a progress bar over runs (on stderr).
+        steps_per_execution: ``"auto"`` (a whole epoch per call when no
+            callback of the arm acts per batch, else 1) or a positive integer
+            for every arm. An arm's ``compile_kwargs`` may set its own.
 
     Returns:
         A ``pandas.DataFrame`` with one row per (arm, seed, epoch): ``arm``,
@@ -228,6 +272,15 @@ def run_experiment(
     seeds = list(seeds)
     if not seeds:
         raise ValueError(f"Argument `seeds` must hold at least one seed. Received: seeds={seeds!r}")
+    if steps_per_execution != "auto" and not (
+        isinstance(steps_per_execution, (int, np.integer))
+        and not isinstance(steps_per_execution, bool)
+        and steps_per_execution >= 1
+    ):
+        raise ValueError(
+            "Argument `steps_per_execution` must be 'auto' or a positive integer. "
+            f"Received: steps_per_execution={steps_per_execution!r}"
+        )
 
     rows = []
     bar = tqdm(total=len(seeds) * len(arms), disable=not progress, desc="runs", file=sys.stderr, mininterval=2.0)
@@ -239,12 +292,18 @@ def run_experiment(
             set_seed(seed)
             model = (arm.build or build_model)()
             model.set_weights(initial)
-            compile_classifier(model, _make_optimizer(arm.optimizer), **arm.compile_kwargs)
             bs = arm.batch_size or batch_size
+            arm_callbacks = list(arm.callbacks() if arm.callbacks else [])
+            compile_kwargs = dict(arm.compile_kwargs)
+            compile_kwargs.setdefault(
+                "steps_per_execution",
+                _steps_per_execution(steps_per_execution, len(data.x_train), bs, arm_callbacks),
+            )
+            compile_classifier(model, _make_optimizer(arm.optimizer), **compile_kwargs)
             callbacks = [_EpochTimer()]
             if evaluate_test:
                 callbacks.append(_TestEvaluator(data.x_test, data.y_test, max(bs, 256)))
-            callbacks += list(arm.callbacks() if arm.callbacks else [])
+            callbacks += arm_callbacks
             set_seed(seed)
             history = model.fit(
                 data.x_train, data.y_train, batch_size=bs, epochs=arm.epochs or epochs,
@@ -289,50 +348,135 @@ def epochs_to_target(df, target: float, metric: str = "test_accuracy"):
     return pd.DataFrame(out)
 
 
-def compare(df, metric: str = "test_accuracy", *, epoch: int | None = None, baseline: str | None = None):
-    """Summarize ``metric`` per arm at one epoch (default: each run's last), with p-values.
+def _at_epoch(df, epoch):
+    if epoch is None:
+        return df.sort_values("epoch").groupby(["arm", "seed"], sort=False).tail(1)
+    at = df[df.epoch == epoch]
+    if at.empty:
+        raise ValueError(f"Argument `epoch` is past every run in the table. Received: epoch={epoch}")
+    return at
+
+
+def paired_values(df, metric: str = "test_accuracy", *, epoch: int | None = None):
+    """``metric`` per seed (rows) and arm (columns) at one epoch: the paired layout.
+
+    Every arm of a seed starts from the same weights and data order, so a row
+    holds numbers that belong together; a difference of two columns is a
+    per-seed paired difference.
+
+    Args:
+        df: the table of :func:`run_experiment`.
+        metric: the column to read.
+        epoch: the epoch (1-based); ``None`` reads each run's last epoch.
+
+    Returns:
+        A DataFrame indexed by ``seed`` with one column per arm, in the order
+        of first appearance.
+
+    Example:
+        >>> wide = paired_values(df, "test_accuracy")          # df from run_experiment
+        >>> (wide["one-cycle"] - wide["constant"]).mean()       # doctest: +SKIP
+    """
+    if metric not in df:
+        raise ValueError(f"Argument `metric` must be a column of the table. Received: metric={metric!r}")
+    at = _at_epoch(df, epoch)
+    order = list(dict.fromkeys(df.arm))
+    wide = at.pivot_table(index="seed", columns="arm", values=metric, aggfunc="first", dropna=False)
+    return wide[[a for a in order if a in wide.columns]]
+
+
+def compare(
+    df,
+    metric: str = "test_accuracy",
+    *,
+    epoch: int | None = None,
+    baseline: str | None = None,
+    higher_is_better: bool | None = None,
+    method: str = "t",
+    adjust: str = "holm",
+    confidence: float = 0.95,
+    alpha: float = 0.05,
+):
+    """Summarize ``metric`` per arm at one epoch and compare every arm with a baseline, paired by seed.
+
+    Each arm's runs share initial weights and data order with the baseline's
+    run of the same seed, so the comparison is paired
+    (:func:`lrbook.stats.paired_comparison` on the per-seed differences
+    ``arm - baseline``), and the p-values of the arms against the baseline
+    are one family, adjusted together (Holm by default). The verdict reads
+    the adjusted p-value.
 
     Args:
         df: the table of :func:`run_experiment`.
         metric: the column to summarize.
         epoch: the epoch to read (1-based); ``None`` reads each run's last epoch.
-        baseline: an arm name; adds Welch's t-test p-value of every other arm
-            against it (column ``p_vs_<baseline>``).
+        baseline: an arm name; adds the paired comparison of every other arm
+            against it.
+        higher_is_better: for the verdict; default ``False`` for a metric
+            whose name contains ``"loss"``, else ``True``.
+        method: the paired method (``"t"``, ``"wilcoxon"``, ``"bootstrap"``).
+        adjust: the adjustment within the family (``"holm"``,
+            ``"bonferroni"``, ``"bh"``).
+        confidence: the level of the intervals.
+        alpha: the level of the verdicts.
 
     Returns:
         A DataFrame indexed by arm, in the order of first appearance, with
-        ``mean``, ``std``, ``n`` (and the p-value column) plus ``time``, the
-        mean training seconds up to that epoch.
+        ``mean``, ``std``, ``n`` and ``time`` (mean training seconds up to
+        that epoch); with a ``baseline``, also ``diff`` (mean of ``arm -
+        baseline`` over the seeds both have a finite value for), ``ci_low``,
+        ``ci_high``, ``p_vs_<baseline>`` (the paired test's p-value),
+        ``p_adj_vs_<baseline>`` (adjusted within the table) and ``verdict``
+        (``"better"``, ``"worse"`` or ``"no difference detected at this n"``).
+        The baseline's row, and an arm with fewer than two pairs, have NaN
+        there.
 
     Example:
         >>> table = compare(df, "test_accuracy", baseline="sgd")   # df from run_experiment
-        >>> table[["mean", "std", "n", "p_vs_sgd"]]                 # doctest: +SKIP
+        >>> table[["mean", "diff", "ci_low", "ci_high", "p_adj_vs_sgd", "verdict"]]  # doctest: +SKIP
     """
     import pandas as pd
 
+    from lrbook.stats import verdict
+
     if metric not in df:
         raise ValueError(f"Argument `metric` must be a column of the table. Received: metric={metric!r}")
-    if epoch is None:
-        at = df.sort_values("epoch").groupby(["arm", "seed"], sort=False).tail(1)
-    else:
-        at = df[df.epoch == epoch]
-        if at.empty:
-            raise ValueError(f"Argument `epoch` is past every run in the table. Received: epoch={epoch}")
+    at = _at_epoch(df, epoch)
     order = list(dict.fromkeys(df.arm))
     if baseline is not None and baseline not in order:
         raise ValueError(f"Argument `baseline` must be one of the arms {order}. Received: baseline={baseline!r}")
+    if higher_is_better is None:
+        higher_is_better = "loss" not in metric
     rows = []
     for arm in order:
         sub = at[at.arm == arm]
         if sub.empty:
             continue
         s = summarize(sub[metric].to_numpy())
-        row = {"arm": arm, "mean": s.mean, "std": s.std, "n": s.n, "time": float(sub["time"].mean())}
-        if baseline is not None:
-            base = at[at.arm == baseline][metric].to_numpy()
-            if arm == baseline or len(base) < 2 or s.n < 2:
-                row[f"p_vs_{baseline}"] = float("nan")
-            else:
-                row[f"p_vs_{baseline}"] = welch_t_test(sub[metric].to_numpy(), base)[2]
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("arm")
+        rows.append({"arm": arm, "mean": s.mean, "std": s.std, "n": s.n, "time": float(sub["time"].mean())})
+    table = pd.DataFrame(rows).set_index("arm")
+    if baseline is None:
+        return table
+
+    wide = paired_values(df, metric, epoch=epoch)
+    comparisons = {}
+    for arm in table.index:
+        if arm == baseline:
+            continue
+        pair = wide[[arm, baseline]].replace([np.inf, -np.inf], np.nan).dropna()
+        if len(pair) >= 2:
+            comparisons[arm] = paired_comparison(
+                pair[arm].to_numpy(), pair[baseline].to_numpy(), confidence=confidence, method=method
+            )
+    adjusted = dict(zip(comparisons, adjust_pvalues([c.p_value for c in comparisons.values()], adjust)))
+    nan = float("nan")
+    for col in ("diff", "ci_low", "ci_high", f"p_vs_{baseline}", f"p_adj_vs_{baseline}"):
+        table[col] = nan
+    table["verdict"] = ""
+    for arm, c in comparisons.items():
+        v = verdict(c, p_adjusted=adjusted[arm], adjustment=adjust, alpha=alpha, higher_is_better=higher_is_better)
+        table.loc[arm, ["diff", "ci_low", "ci_high", f"p_vs_{baseline}", f"p_adj_vs_{baseline}"]] = [
+            c.mean_diff, c.ci_low, c.ci_high, c.p_value, adjusted[arm]
+        ]
+        table.loc[arm, "verdict"] = v.label
+    return table

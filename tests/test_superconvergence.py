@@ -84,7 +84,7 @@ def _table():
     rows = []
     acc = {("const", 4, 0): [0.5, 0.7, 0.8, 0.9], ("const", 4, 1): [0.4, 0.6, 0.8, 0.88],
            ("oc", 2, 0): [0.6, 0.86], ("oc", 2, 1): [0.5, 0.80],
-           ("oc", 4, 0): [0.5, 0.8, 0.9, 0.95], ("oc", 4, 1): [0.5, 0.7, 0.86, 0.93]}
+           ("oc", 4, 0): [0.5, 0.8, 0.9, 0.95], ("oc", 4, 1): [0.5, 0.7, 0.86, 0.92]}
     for (fam, budget, seed), values in acc.items():
         for e, a in enumerate(values, start=1):
             rows.append({"arm": f"{fam}@{budget}", "family": fam, "budget": budget, "seed": seed, "epoch": e,
@@ -93,27 +93,42 @@ def _table():
 
 
 def test_summary_hits_budgets_p_values_and_ratio():
+    from scipy import stats
+
     df = _table()
     target = sc.target_accuracy(df[(df.family == "const") & (df.epoch == 4)].test_accuracy, 0.95)
     assert target == pytest.approx(0.95 * 0.89)  # 0.8455
     s = sc.summarize_comparison(df, target=target, method="oc")
     hits = s.hits.set_index(["family", "seed"])
-    # oc seed 0 reaches 0.8455 at epoch 2 of its 2-epoch run; seed 1 at epoch 3 of its 4-epoch run
+    # Every family is read at the end of each budget: oc seed 0 ends its 2-epoch run at
+    # 0.86; seed 1 ends it at 0.80 and its 4-epoch run at 0.92, so 4 (not 3, the epoch
+    # inside the 4-epoch run where it first passed 0.8455: no best-of-k reading).
     assert hits.loc[("oc", 0), "epochs"] == 2 and hits.loc[("oc", 0), "budget"] == 2
-    assert hits.loc[("oc", 1), "epochs"] == 3 and hits.loc[("oc", 1), "budget"] == 4
-    # const: 0.9 at epoch 4 (seed 0), 0.88 at epoch 4 (seed 1)
+    assert hits.loc[("oc", 1), "epochs"] == 4 and hits.loc[("oc", 1), "seconds"] == 4.0
+    # const: 0.7 and 0.6 at epoch 2, 0.9 and 0.88 at epoch 4
     assert list(hits.loc["const", "epochs"]) == [4, 4]
-    assert s.ratios["const"] == pytest.approx(4 / 2.5)
+    assert s.ratios["const"] == pytest.approx(4 / 3)
     # at budget 2: oc's own 2-epoch runs, const read at epoch 2 of its long run
     assert s.at_budget.loc[("oc", 2), "mean"] == pytest.approx(0.83)
     assert s.at_budget.loc[("const", 2), "mean"] == pytest.approx(0.65)
-    a, b = np.array([0.86, 0.80]), np.array([0.7, 0.6])  # Welch by hand
-    t = (a.mean() - b.mean()) / math.sqrt(a.var(ddof=1) / 2 + b.var(ddof=1) / 2)
-    va, vb = a.var(ddof=1) / 2, b.var(ddof=1) / 2
-    dof = (va + vb) ** 2 / (va**2 + vb**2)
-    from scipy import stats
-    assert s.p_value("const", 2) == pytest.approx(2 * stats.t.sf(abs(t), dof))
-    assert math.isnan(s.at_budget.loc[("oc", 4), "p_vs_oc"])
+    # Paired by seed, by hand: differences oc - const.
+    d2, d4 = np.array([0.86 - 0.7, 0.80 - 0.6]), np.array([0.95 - 0.9, 0.92 - 0.88])
+    p = {}
+    for b, d in ((2, d2), (4, d4)):
+        t = d.mean() / (d.std(ddof=1) / math.sqrt(2))
+        p[b] = 2 * stats.t.sf(abs(t), 1)
+        row = s.at_budget.loc[("const", b)]
+        assert row["diff"] == pytest.approx(d.mean())
+        half = stats.t.ppf(0.975, 1) * d.std(ddof=1) / math.sqrt(2)
+        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+        assert s.p_value("const", b) == pytest.approx(p[b])
+    # Holm over the two comparisons (budgets 2 and 4)
+    lo, hi = sorted(p.values())
+    holm = {b: (2 * lo if p[b] == lo else max(2 * lo, hi)) for b in p}
+    for b in p:
+        assert s.p_value("const", b, adjusted=True) == pytest.approx(holm[b])
+    assert s.at_budget.loc[("const", 2), "verdict"] == "no difference detected at this n"
+    assert math.isnan(s.at_budget.loc[("oc", 4), "p_vs_oc"]) and s.at_budget.loc[("oc", 4), "verdict"] == ""
 
 
 def test_summary_to_dict_has_the_benchmark_keys_and_is_json():
@@ -122,7 +137,8 @@ def test_summary_to_dict_has_the_benchmark_keys_and_is_json():
     json.dumps(d, allow_nan=False)
     assert {"target", "budgets", "arms"} <= set(d)
     for arm in d["arms"].values():
-        assert {"n", "accuracy", "epochs_to_target", "seconds_to_target", "wall_s", "p_vs_oc"} <= set(arm)
+        assert {"n", "accuracy", "epochs_to_target", "seconds_to_target", "wall_s", "diff", "ci", "p_vs_oc",
+                "p_adj_vs_oc"} <= set(arm)
         assert set(arm["accuracy"]) == {"2", "4"} and set(arm["accuracy"]["2"]) == {"mean", "std"}
     assert d["arms"]["const"]["n"] == 2
 

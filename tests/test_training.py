@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from lrbook import data, models, training
-from lrbook.stats import welch_t_test
+from scipy import stats as sps
+
+from lrbook import schedules
 
 
 @pytest.fixture(scope="module")
@@ -127,11 +129,80 @@ def test_compare_by_hand(table):
     assert out.loc["a", "mean"] == pytest.approx(0.925)
     assert out.loc["a", "std"] == pytest.approx(np.std([0.9, 0.95], ddof=1))
     assert out.loc["b", "n"] == 2
-    assert out.loc["a", "p_vs_b"] == pytest.approx(welch_t_test([0.9, 0.95], [0.6, 0.7])[2])
-    assert math.isnan(out.loc["b", "p_vs_b"])
+    # Paired by seed: differences 0.9 - 0.6 = 0.3 and 0.95 - 0.7 = 0.25.
+    d = np.array([0.3, 0.25])
+    half = sps.t.ppf(0.975, 1) * d.std(ddof=1) / math.sqrt(2)
+    assert out.loc["a", "diff"] == pytest.approx(0.275)
+    assert out.loc["a", "ci_low"] == pytest.approx(0.275 - half)
+    assert out.loc["a", "ci_high"] == pytest.approx(0.275 + half)
+    t = 0.275 / (d.std(ddof=1) / math.sqrt(2))
+    assert out.loc["a", "p_vs_b"] == pytest.approx(2 * sps.t.sf(t, 1))
+    assert out.loc["a", "p_adj_vs_b"] == pytest.approx(out.loc["a", "p_vs_b"])  # a family of one
+    assert out.loc["a", "verdict"] == "no difference detected at this n"  # p = 0.07 with n = 2
+    assert math.isnan(out.loc["b", "p_vs_b"]) and out.loc["b", "verdict"] == ""
     at2 = training.compare(table, epoch=2)
     assert at2.loc["b", "mean"] == pytest.approx(0.55)
     assert at2.loc["a", "time"] == 4.0
+    assert "diff" not in at2
+
+
+def _family_table(seeds=range(6)):
+    # Per-seed effects shared by every arm; "good" adds a clear gain, "same" only noise.
+    rng = np.random.default_rng(7)
+    seed_effect = rng.normal(0, 0.03, len(seeds))
+    values = {
+        "base": 0.9 + seed_effect,
+        "good": 0.92 + seed_effect + rng.normal(0, 0.002, len(seeds)),
+        "same": 0.9 + seed_effect + rng.normal(0, 0.002, len(seeds)),
+        "bad": 0.88 + seed_effect + rng.normal(0, 0.002, len(seeds)),
+    }
+    rows = [
+        {"arm": arm, "seed": s, "epoch": 1, "test_accuracy": v[i], "test_loss": 1 - v[i], "time": 1.0}
+        for arm, v in values.items()
+        for i, s in enumerate(seeds)
+    ]
+    return pd.DataFrame(rows), values
+
+
+def test_compare_holm_within_the_table_and_verdicts():
+    df, values = _family_table()
+    out = training.compare(df, baseline="base")
+    raw = {arm: sps.ttest_rel(values[arm], values["base"]).pvalue for arm in ("good", "same", "bad")}
+    for arm in raw:
+        assert out.loc[arm, "p_vs_base"] == pytest.approx(raw[arm])
+        assert out.loc[arm, "diff"] == pytest.approx(np.mean(values[arm] - values["base"]))
+    # Holm by hand: sorted p times (m - rank), then the running maximum.
+    order = sorted(raw, key=raw.get)
+    running, holm = 0.0, {}
+    for rank, arm in enumerate(order):
+        running = max(running, min(1.0, (3 - rank) * raw[arm]))
+        holm[arm] = running
+    for arm in raw:
+        assert out.loc[arm, "p_adj_vs_base"] == pytest.approx(holm[arm])
+    assert out.loc[["good", "same", "bad"], "verdict"].tolist() == [
+        "better", "no difference detected at this n", "worse"
+    ]
+    # A loss: lower is better, so the verdicts turn around.
+    loss = training.compare(df, "test_loss", baseline="base")
+    assert loss.loc["good", "verdict"] == "better" and loss.loc["bad", "verdict"] == "worse"
+    assert loss.loc["good", "diff"] == pytest.approx(-out.loc["good", "diff"])
+
+
+def test_compare_pairs_by_seed_not_by_row_order():
+    df, _ = _family_table()
+    shuffled = df.sample(frac=1.0, random_state=0)
+    pd.testing.assert_frame_equal(
+        training.compare(df, baseline="base"),
+        training.compare(shuffled, baseline="base").loc[["base", "good", "same", "bad"]],
+    )
+    # A seed the baseline lacks is not a pair.
+    partial = df[~((df.arm == "base") & (df.seed == 5))]
+    out = training.compare(partial, baseline="base")
+    assert out.loc["good", "n"] == 6
+    values = training.paired_values(partial).dropna()
+    assert len(values) == 5
+    expected = sps.ttest_rel(values["good"], values["base"]).pvalue
+    assert out.loc["good", "p_vs_base"] == pytest.approx(expected)
 
 
 def test_compare_bad_arguments(table):
@@ -143,3 +214,71 @@ def test_compare_bad_arguments(table):
         training.compare(table, baseline="c")
     with pytest.raises(ValueError, match="Argument `metric` must be a column"):
         training.epochs_to_target(table, 0.5, metric="val")
+
+
+def test_has_batch_hooks():
+    class PerBatch(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            pass
+
+    assert training.has_batch_hooks([PerBatch()])
+    assert not training.has_batch_hooks([keras.callbacks.EarlyStopping(), keras.callbacks.History()])
+    assert not training.has_batch_hooks([])
+
+
+class RecordStepsPerExecution(keras.callbacks.Callback):
+    seen = []
+
+    def on_train_begin(self, logs=None):
+        RecordStepsPerExecution.seen.append(self.model.steps_per_execution)
+
+
+class PerBatchNoop(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        pass
+
+
+def test_whole_epoch_per_call_gives_the_same_numbers(tiny):
+    # Batch norm and dropout (random masks drawn inside the loop), a schedule inside
+    # the step and an epoch-level callback: grouping steps must change nothing.
+    def build():
+        return models.cnn1d((40, 1), filters=(8, 8), norm="batch", dropout=0.3)
+
+    steps = 3 * 5  # 300 samples / batch 64 -> 5 steps per epoch
+    arms = {
+        "one-cycle": training.Arm(
+            lambda: keras.optimizers.SGD(schedules.OneCycle(0.3, steps), momentum=0.9),
+            callbacks=lambda: [RecordStepsPerExecution()],
+        ),
+        "step": training.Arm(
+            lambda: keras.optimizers.SGD(0.1),
+            callbacks=lambda: [
+                RecordStepsPerExecution(),
+                keras.callbacks.LearningRateScheduler(lambda e, lr: 0.1 * 0.5**e),
+            ],
+        ),
+        "per batch": training.Arm(
+            lambda: keras.optimizers.SGD(0.1),
+            callbacks=lambda: [RecordStepsPerExecution(), PerBatchNoop()],
+        ),
+    }
+    RecordStepsPerExecution.seen = []
+    fast = training.run_experiment(build, arms, tiny, seeds=[0, 1], epochs=3, progress=False)
+    assert RecordStepsPerExecution.seen == [5, 5, 1] * 2
+    RecordStepsPerExecution.seen = []
+    slow = training.run_experiment(
+        build, arms, tiny, seeds=[0, 1], epochs=3, progress=False, steps_per_execution=1
+    )
+    assert RecordStepsPerExecution.seen == [1, 1, 1] * 2
+    cols = ["loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "lr"]
+    np.testing.assert_allclose(fast[cols].to_numpy(), slow[cols].to_numpy(), rtol=2e-5, atol=1e-6)
+    assert fast.loss.nunique() > 10  # the runs differ from each other
+
+
+@pytest.mark.parametrize("value", [0, -2, 1.5, True, "fast"])
+def test_steps_per_execution_rejects(tiny, value):
+    with pytest.raises(ValueError, match=f"Received: steps_per_execution={value!r}"):
+        training.run_experiment(
+            build_tiny, {"x": training.Arm("sgd")}, tiny, seeds=[0], epochs=1, progress=False,
+            steps_per_execution=value,
+        )
