@@ -21,15 +21,34 @@ version easy to get wrong, and this module gets them right:
   ``LearningRateSchedule`` gets its schedule object back.
 
 How the loss of a batch is obtained:
-    ``model.train_on_batch(x, y, return_dict=True)`` runs the model's own
-    ``train_step`` (custom ``train_step`` overrides included) and, in Keras 3,
-    resets the metrics before the step, so the ``"loss"`` it returns is the
-    loss tracker's mean over exactly one batch: the loss of that batch, in
-    training mode, at the weights *before* the update it drives (up to one
-    float32 rounding of ``loss * batch_size / batch_size``). It is the total
-    loss the optimizer minimizes: the compiled loss **plus** the model's
-    regularization losses (``model.losses``); decoupled weight decay
-    (``AdamW``'s ``weight_decay``) is not a loss and is not included.
+    As by ``model.train_on_batch(x, y, return_dict=True)``, which runs the
+    model's own ``train_step`` (custom overrides included) after resetting the
+    metrics, so that its ``"loss"`` is the loss tracker's mean over exactly one
+    batch: the loss of that batch, in training mode, at the weights *before*
+    the update it drives (up to one float32 rounding of
+    ``loss * batch_size / batch_size``). It is the total loss the optimizer
+    minimizes: the compiled loss **plus** the model's regularization losses
+    (``model.losses``); decoupled weight decay (``AdamW``'s ``weight_decay``)
+    is not a loss and is not included.
+
+How the steps run:
+    Many steps (8 in the first call, then as many as take about a second, at
+    most 128 and 64 MiB of batches) run in one call of a traced loop, a
+    ``tf.function`` around a ``tf.while_loop``: each iteration assigns
+    the step's learning rate to the optimizer's variable, trains on its batch
+    and writes the loss into a ``tf.TensorArray``. With Keras's own
+    ``train_step`` the iteration runs that step's forward pass, loss and
+    update without the metrics, and records the loss it computes; a custom
+    ``train_step`` runs as ``train_on_batch`` runs it (metrics reset first, then
+    ``logs["loss"]``). The loop also keeps the smoothed loss and leaves after
+    the first step that diverged; Python then applies the same rule to the
+    losses it got back and decides (any step the loop ran past the stop is
+    discarded), so the result is that of stopping at once. One Python call per
+    batch costs more than the step itself on small models; this way the test
+    costs its steps plus one trace of the train step. A model compiled with
+    ``run_eagerly=True`` or under a distribution strategy, and batches that
+    cannot be stacked (ragged or sparse tensors), take one
+    ``model.train_on_batch`` call per step instead.
 
 The suggestion rules are pure functions of ``(lrs, losses)``:
 :func:`valley`, :func:`slide`, :func:`minimum` and :func:`steep` follow
@@ -43,6 +62,7 @@ Used in: the LR-finder chapter.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -51,24 +71,24 @@ import numpy as np
 from lrbook.env import quiet_import_tensorflow
 
 tf = quiet_import_tensorflow()
-import keras  # noqa: E402
+import keras
 
-from lrbook.optimizers import unwrap  # noqa: E402
+from lrbook.optimizers import unwrap
 
 __all__ = [
-    "MODES",
     "LOSS_SOURCES",
+    "MODES",
     "SUGGESTION_METHODS",
-    "lr_range_test",
     "LRFinder",
     "LRFinderResult",
-    "sweep_lrs",
-    "smooth_losses",
-    "valley",
-    "slide",
-    "minimum",
-    "steep",
     "gradient",
+    "lr_range_test",
+    "minimum",
+    "slide",
+    "smooth_losses",
+    "steep",
+    "sweep_lrs",
+    "valley",
 ]
 
 #: How the learning rate grows from ``start_lr`` to ``end_lr``.
@@ -85,25 +105,48 @@ SUGGESTION_METHODS = ("valley", "slide", "minimum", "steep", "gradient")
 # --------------------------------------------------------------------------
 
 
-def _check_sweep_args(start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source):
+def _check_sweep_args(
+    start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source
+):
     for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
-        if (isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer))
-                or not math.isfinite(value) or value <= 0):
-            raise ValueError(f"Argument `{name}` must be a finite number > 0. Received: {name}={value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float, np.floating, np.integer))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ValueError(
+                f"Argument `{name}` must be a finite number > 0. Received: {name}={value!r}"
+            )
     if start_lr >= end_lr:
         raise ValueError(
             f"Argument `start_lr` must be < `end_lr`. Received: start_lr={start_lr}, end_lr={end_lr}"
         )
-    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 2:
-        raise ValueError(f"Argument `num_steps` must be an integer >= 2. Received: num_steps={num_steps!r}")
+    if (
+        isinstance(num_steps, bool)
+        or not isinstance(num_steps, (int, np.integer))
+        or num_steps < 2
+    ):
+        raise ValueError(
+            f"Argument `num_steps` must be an integer >= 2. Received: num_steps={num_steps!r}"
+        )
     if mode not in MODES:
-        raise ValueError(f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}")
-    if (isinstance(smoothing, bool) or not isinstance(smoothing, (int, float, np.floating, np.integer))
-            or not 0.0 <= smoothing < 1.0):
-        raise ValueError(f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}")
+        raise ValueError(
+            f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}"
+        )
+    if (
+        isinstance(smoothing, bool)
+        or not isinstance(smoothing, (int, float, np.floating, np.integer))
+        or not 0.0 <= smoothing < 1.0
+    ):
+        raise ValueError(
+            f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}"
+        )
     if stop_factor is not None and (
-            isinstance(stop_factor, bool) or not isinstance(stop_factor, (int, float, np.floating, np.integer))
-            or not stop_factor > 1):
+        isinstance(stop_factor, bool)
+        or not isinstance(stop_factor, (int, float, np.floating, np.integer))
+        or not stop_factor > 1
+    ):
         raise ValueError(
             "Argument `stop_factor` must be > 1, or None to stop only on a non-finite loss. "
             f"Received: stop_factor={stop_factor!r}"
@@ -119,7 +162,9 @@ def _check_sweep_args(start_lr, end_lr, num_steps, mode, smoothing, stop_factor,
 # --------------------------------------------------------------------------
 
 
-def sweep_lrs(start_lr: float, end_lr: float, num_steps: int, mode: str = "exponential") -> np.ndarray:
+def sweep_lrs(
+    start_lr: float, end_lr: float, num_steps: int, mode: str = "exponential"
+) -> np.ndarray:
     """The learning rate of every step of the range test.
 
     Step ``i`` of ``n = num_steps`` (``i = 0 .. n-1``) uses::
@@ -158,7 +203,9 @@ def smooth_losses(losses, smoothing: float = 0.98) -> np.ndarray:
         [1.0, 2.3333333333333335]
     """
     if not 0.0 <= smoothing < 1.0:
-        raise ValueError(f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}")
+        raise ValueError(
+            f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}"
+        )
     out, avg = [], 0.0
     for i, loss in enumerate(np.asarray(losses, dtype=float)):
         avg = smoothing * avg + (1.0 - smoothing) * loss
@@ -174,7 +221,7 @@ class _Recorder:
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.smoothed: list[float] = []
-        self._avg = 0.0
+        self.avg = 0.0  # the moving average before bias correction
         self.best = math.inf
         self.diverged = False
 
@@ -182,8 +229,8 @@ class _Recorder:
         """Record one step; return True when the test should stop (the loss diverged)."""
         beta = self.smoothing
         i = len(self.losses)
-        self._avg = beta * self._avg + (1.0 - beta) * loss
-        smoothed = self._avg / (1.0 - beta ** (i + 1))
+        self.avg = beta * self.avg + (1.0 - beta) * loss
+        smoothed = self.avg / (1.0 - beta ** (i + 1))
         self.lrs.append(float(lr))
         self.losses.append(float(loss))
         self.smoothed.append(float(smoothed))
@@ -225,7 +272,11 @@ def _as_curve(lrs, losses, min_points: int = 2):
             f"A suggestion needs at least {min_points} points of the curve. Received: {lrs.size} "
             "(run more steps, or skip fewer points at the ends)"
         )
-    if not np.all(np.isfinite(losses)) or not np.all(np.isfinite(lrs)) or np.any(lrs <= 0):
+    if (
+        not np.all(np.isfinite(losses))
+        or not np.all(np.isfinite(lrs))
+        or np.any(lrs <= 0)
+    ):
         raise ValueError("Arguments `lrs` and `losses` must be finite, with lrs > 0.")
     return lrs, losses
 
@@ -262,7 +313,9 @@ def valley(lrs, losses) -> float:
     return float(lrs[idx])
 
 
-def slide(lrs, losses, *, lr_diff: int = 15, thresh: float = 0.005, adjust_value: float = 1.0) -> float:
+def slide(
+    lrs, losses, *, lr_diff: int = 15, thresh: float = 0.005, adjust_value: float = 1.0
+) -> float:
     """fastai's ``slide``: slide a window left from the end until the slope flattens.
 
     Rule: ``g = np.gradient(losses)`` (per index, not per LR). A window spans
@@ -281,7 +334,9 @@ def slide(lrs, losses, *, lr_diff: int = 15, thresh: float = 0.005, adjust_value
         >>> slide(result.lrs, result.smoothed_losses)           # doctest: +SKIP
     """
     if int(lr_diff) < 1:
-        raise ValueError(f"Argument `lr_diff` must be an integer >= 1. Received: lr_diff={lr_diff!r}")
+        raise ValueError(
+            f"Argument `lr_diff` must be an integer >= 1. Received: lr_diff={lr_diff!r}"
+        )
     lrs, losses = _as_curve(lrs, losses, min_points=int(lr_diff) + 2)
     g = np.gradient(losses)
     n = losses.size
@@ -344,13 +399,21 @@ def gradient(lrs, losses, *, wrt: str = "lr") -> float:
         3.0
     """
     if wrt not in ("lr", "index"):
-        raise ValueError(f"Argument `wrt` must be 'lr' or 'index'. Received: wrt={wrt!r}")
+        raise ValueError(
+            f"Argument `wrt` must be 'lr' or 'index'. Received: wrt={wrt!r}"
+        )
     lrs, losses = _as_curve(lrs, losses)
     g = np.gradient(losses, lrs) if wrt == "lr" else np.gradient(losses)
     return float(lrs[int(np.argmin(g))])
 
 
-_RULES = {"valley": valley, "slide": slide, "minimum": minimum, "steep": steep, "gradient": gradient}
+_RULES = {
+    "valley": valley,
+    "slide": slide,
+    "minimum": minimum,
+    "steep": steep,
+    "gradient": gradient,
+}
 
 
 def _default_skips(method: str, num_steps: int) -> tuple[int, int]:
@@ -397,16 +460,26 @@ class LRFinderResult:
     loss_source: str = "batch"
 
     def __repr__(self) -> str:
-        span = f"lr {self.lrs[0]:.3g}..{self.lrs[-1]:.3g}" if len(self.lrs) else "no steps"
+        span = (
+            f"lr {self.lrs[0]:.3g}..{self.lrs[-1]:.3g}" if len(self.lrs) else "no steps"
+        )
         return (
             f"LRFinderResult({len(self.lrs)} of {self.num_steps} steps, {span}, mode={self.mode!r}, "
             f"stopped_early={self.stopped_early}, loss_source={self.loss_source!r})"
         )
 
-    def curve(self, method: str = "valley", *, skip_begin: int | None = None, skip_end: int | None = None):
+    def curve(
+        self,
+        method: str = "valley",
+        *,
+        skip_begin: int | None = None,
+        skip_end: int | None = None,
+    ):
         """The ``(lrs, smoothed_losses)`` a rule sees: the ends skipped, cut at the first non-finite loss."""
         if method not in _RULES:
-            raise ValueError(f"Argument `method` must be one of {SUGGESTION_METHODS}. Received: method={method!r}")
+            raise ValueError(
+                f"Argument `method` must be one of {SUGGESTION_METHODS}. Received: method={method!r}"
+            )
         default_begin, default_end = _default_skips(method, self.num_steps)
         begin = default_begin if skip_begin is None else int(skip_begin)
         end = default_end if skip_end is None else int(skip_end)
@@ -416,15 +489,23 @@ class LRFinderResult:
                 f"skip_end={skip_end}"
             )
         n = len(self.lrs)
-        lrs = np.asarray(self.lrs, dtype=float)[begin:max(begin, n - end)]
-        losses = np.asarray(self.smoothed_losses, dtype=float)[begin:max(begin, n - end)]
+        lrs = np.asarray(self.lrs, dtype=float)[begin : max(begin, n - end)]
+        losses = np.asarray(self.smoothed_losses, dtype=float)[
+            begin : max(begin, n - end)
+        ]
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
-            lrs, losses = lrs[:bad[0]], losses[:bad[0]]
+            lrs, losses = lrs[: bad[0]], losses[: bad[0]]
         return lrs, losses
 
-    def suggestion(self, method: str = "valley", *, skip_begin: int | None = None, skip_end: int | None = None,
-                   **kwargs) -> float:
+    def suggestion(
+        self,
+        method: str = "valley",
+        *,
+        skip_begin: int | None = None,
+        skip_end: int | None = None,
+        **kwargs,
+    ) -> float:
         """A learning rate suggested by one rule, applied to the smoothed losses.
 
         As fastai and Lightning do, the rule sees the *smoothed* curve with
@@ -469,24 +550,41 @@ class LRFinderResult:
         lrs = np.asarray(self.lrs, dtype=float)
         raw = np.asarray(self.losses, dtype=float)
         smooth = np.asarray(self.smoothed_losses, dtype=float)
-        what = "batch loss" if self.loss_source == "batch" else "running mean (Keras logs)"
+        what = (
+            "batch loss" if self.loss_source == "batch" else "running mean (Keras logs)"
+        )
         ax.plot(lrs, raw, color="0.6", lw=0.8, alpha=0.8, label=what)
         ax.plot(lrs, smooth, color="C0", lw=2, label=f"smoothed (β={self.smoothing:g})")
         ok = np.isfinite(smooth)
-        markers = {"valley": "o", "slide": "s", "minimum": "v", "steep": "^", "gradient": "D"}
+        markers = {
+            "valley": "o",
+            "slide": "s",
+            "minimum": "v",
+            "steep": "^",
+            "gradient": "D",
+        }
         for k, (method, lr) in enumerate(self.suggestions().items()):
             if not math.isfinite(lr) or not ok.any():
                 continue
             y = float(np.interp(np.log(lr), np.log(lrs[ok]), smooth[ok]))
-            ax.plot([lr], [y], linestyle="none", marker=markers[method], markersize=8, color=f"C{k + 1}",
-                    label=f"{method}: {lr:.2g}")
+            ax.plot(
+                [lr],
+                [y],
+                linestyle="none",
+                marker=markers[method],
+                markersize=8,
+                color=f"C{k + 1}",
+                label=f"{method}: {lr:.2g}",
+            )
         ax.set_xscale("log")
         ax.set_xlabel("learning rate")
         ax.set_ylabel("training loss")
         # Fit the y range to the smoothed curve without the divergence at its
         # end (as fastai drops the last 5 points), so the blow-up does not
         # squash the part that matters; raw spikes may be clipped.
-        cut = len(smooth) - 5 if self.stopped_early and len(smooth) > 10 else len(smooth)
+        cut = (
+            len(smooth) - 5 if self.stopped_early and len(smooth) > 10 else len(smooth)
+        )
         shown = smooth[:cut][np.isfinite(smooth[:cut])]
         if shown.size:
             raw_shown = raw[:cut][np.isfinite(raw[:cut])]
@@ -532,7 +630,11 @@ class _TrainingState:
         self.model = model
         self.optimizer = _inner_optimizer(model)
         seen, saved = set(), []
-        for v in list(model.variables) + list(model.metrics_variables) + list(model.optimizer.variables):
+        for v in (
+            list(model.variables)
+            + list(model.metrics_variables)
+            + list(model.optimizer.variables)
+        ):
             if id(v) not in seen:
                 seen.add(id(v))
                 saved.append((v, _to_numpy(v)))
@@ -542,7 +644,8 @@ class _TrainingState:
 
     def restore(self, *, variables: bool = True) -> None:
         if self.optimizer._learning_rate is not self.learning_rate:
-            self.optimizer.learning_rate = self.learning_rate  # the schedule (or callable) object itself
+            # The schedule (or callable) object itself.
+            self.optimizer.learning_rate = self.learning_rate
         self.model.train_function = self.train_function
         if variables:
             self.model.reset_metrics()  # metrics created meanwhile start from zero
@@ -594,7 +697,12 @@ def _sweepable_lr(model, state: _TrainingState):
     optimizer = state.optimizer
     if isinstance(optimizer._learning_rate, keras.Variable):
         return optimizer._learning_rate
-    variable = keras.Variable(0.0, dtype=keras.config.floatx(), trainable=False, name="lr_finder_learning_rate")
+    variable = keras.Variable(
+        0.0,
+        dtype=keras.config.floatx(),
+        trainable=False,
+        name="lr_finder_learning_rate",
+    )
     optimizer.learning_rate = _VariableSchedule(variable)
     model.make_train_function(force=True)
     return variable
@@ -630,9 +738,16 @@ def _array_batches(x, y, batch_size, shuffle, seed):
     while True:
         order = rng.permutation(n) if shuffle else np.arange(n)
         for s in range(steps):
-            idx = order[s * size:(s + 1) * size]
-            take = lambda a: None if a is None else np.asarray(a)[idx]  # noqa: E731
-            yield (keras.tree.map_structure(take, x), keras.tree.map_structure(take, y), None), s == 0
+            idx = order[s * size : (s + 1) * size]
+            take = lambda a, idx=idx: None if a is None else np.asarray(a)[idx]
+            yield (
+                (
+                    keras.tree.map_structure(take, x),
+                    keras.tree.map_structure(take, y),
+                    None,
+                ),
+                s == 0,
+            )
 
 
 def _iterable_batches(data):
@@ -661,24 +776,328 @@ def _batches(x, y, batch_size, shuffle, seed):
         batches = _iterable_batches(x)
         first = next(batches, None)
         if first is None:
-            raise ValueError(f"Argument `x` must yield at least one batch. Received: an empty {type(x).__name__}")
+            raise ValueError(
+                f"Argument `x` must yield at least one batch. Received: an empty {type(x).__name__}"
+            )
         return first, batches
     if y is None:
-        raise ValueError("Argument `y` must be given when `x` holds arrays. Received: y=None")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(
+            "Argument `y` must be given when `x` holds arrays. Received: y=None"
+        )
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
         raise ValueError(
             f"Argument `batch_size` must be a positive integer when `x` holds arrays. Received: batch_size={batch_size!r}"
         )
     n = _first_dim(x)
     if n == 0:
         shapes = [getattr(a, "shape", None) for a in keras.tree.flatten(x)]
-        raise ValueError(f"Argument `x` must hold at least one sample. Received: x with shapes {shapes}")
+        raise ValueError(
+            f"Argument `x` must hold at least one sample. Received: x with shapes {shapes}"
+        )
     if _first_dim(y) != n:
         raise ValueError(
             f"Arguments `x` and `y` must hold the same number of samples. Received: {n} and {_first_dim(y)}"
         )
     batches = _array_batches(x, y, int(batch_size), shuffle, seed)
     return next(batches), batches
+
+
+# --------------------------------------------------------------------------
+# Running the steps: many per call, in a traced loop
+# --------------------------------------------------------------------------
+
+#: Most steps one call of the traced loop runs.
+_CHUNK_STEPS = 128
+#: Most bytes of batches one call stacks (a call holds all its batches at once).
+_CHUNK_BYTES = 64 * 2**20
+#: Steps of the first call; later calls are sized to take about ``_CALL_SECONDS``,
+#: so that a large model still reports back (and can be interrupted) every second.
+_FIRST_CALL_STEPS = 8
+_CALL_SECONDS = 1.0
+
+
+def _runs_per_batch(model) -> bool:
+    """Whether each step must be its own ``train_on_batch`` (eager or distributed)."""
+    return (
+        bool(getattr(model, "run_eagerly", False))
+        or tf.distribute.has_strategy()
+        or getattr(model, "_distribute_strategy", None) is not None
+    )
+
+
+def _stack_key(batch):
+    """What batches run in one call must share: structure, shapes and dtypes.
+
+    ``None`` for a batch that cannot be stacked (a leaf that is neither a NumPy
+    array nor a dense tensor: ragged, sparse, strings in NumPy, ...).
+    """
+    specs = []
+    for leaf in tf.nest.flatten(batch):
+        if leaf is None:
+            specs.append(None)
+            continue
+        if not isinstance(leaf, (np.ndarray, tf.Tensor)):
+            return None
+        try:
+            dtype = tf.as_dtype(leaf.dtype)
+        except TypeError:
+            return None
+        specs.append((tuple(leaf.shape), dtype))
+    return repr(tf.nest.map_structure(lambda _: None, batch)), tuple(specs)
+
+
+def _batch_bytes(batch) -> int:
+    """Bytes of a stackable batch (8 per element of a string tensor)."""
+    total = 0
+    for leaf in tf.nest.flatten(batch):
+        if isinstance(leaf, np.ndarray):
+            total += leaf.nbytes
+        elif leaf is not None:
+            dtype = tf.as_dtype(leaf.dtype)
+            total += int(np.prod(leaf.shape)) * (
+                8 if dtype == tf.string else dtype.size
+            )
+    return total
+
+
+def _stack(leaves):
+    if all(isinstance(leaf, np.ndarray) for leaf in leaves):
+        return np.stack(leaves)
+    return tf.stack(leaves)
+
+
+class _StepQueue:
+    """The batches of the planned steps, in order, in groups that one call can run."""
+
+    def __init__(self, first, batches, num_steps: int):
+        self._pending = [first]
+        self._batches = batches
+        self._left = int(num_steps)  # batches still to hand out
+        self.exhausted = False
+
+    def _take(self):
+        if self._pending:
+            self._left -= 1
+            return self._pending.pop(0)
+        if self.exhausted:
+            return None
+        try:
+            item = next(self._batches)
+        except StopIteration:
+            self.exhausted = True
+            return None
+        self._left -= 1
+        return item
+
+    def put_back(self, items) -> None:
+        """Hand ``items`` out again, first (steps a call did not run)."""
+        self._pending[:0] = list(items)
+        self._left += len(items)
+
+    def next_group(self, stack: bool, max_steps: int = 1):
+        """``(group, key)``: consecutive ``(batch, first_of_pass)`` items, their key.
+
+        With ``stack``, the group holds up to ``max_steps`` batches (and
+        ``_CHUNK_BYTES``) with the same :func:`_stack_key`; otherwise, or for a
+        batch that cannot be stacked, one batch and ``key=None``. Empty when
+        the planned steps are handed out or the data ran out.
+        """
+        group, key, nbytes = [], None, 0
+        while self._left > 0 and len(group) < max_steps:
+            item = self._take()
+            if item is None:
+                break
+            item_key = _stack_key(item[0]) if stack else None
+            size = _batch_bytes(item[0]) if item_key is not None else 0
+            if group and (item_key != key or nbytes + size > _CHUNK_BYTES):
+                self.put_back([item])
+                break
+            group.append(item)
+            key, nbytes = item_key, nbytes + size
+            if key is None:
+                break
+        return group, key
+
+
+def _relaxed_spec(leaf) -> tf.TensorSpec:
+    """The spec of ``leaf`` stacked over steps: any number of steps, any batch size."""
+    shape = tuple(leaf.shape)
+    return tf.TensorSpec(
+        (None, None, *shape[1:]) if shape else (None,), tf.as_dtype(leaf.dtype)
+    )
+
+
+def _default_train_step(model) -> bool:
+    """Whether ``model`` trains with Keras's own ``train_step`` (not overridden)."""
+    return (
+        getattr(type(model), "train_step", None) is keras.Model.train_step
+        and "train_step" not in vars(model)
+        and hasattr(model, "_compute_loss")
+        and hasattr(model, "_call_has_training_arg")
+    )
+
+
+def _lean_train_step(model):
+    """Keras's ``train_step`` without the metrics, returning the loss of the batch.
+
+    The same forward pass, loss (``model._compute_loss``: the compiled loss
+    plus ``model.losses``), loss scaling and optimizer update as
+    ``keras.Model.train_step`` on the TensorFlow backend; it only skips
+    updating the loss tracker and the compiled metrics, which the range test
+    does not read (and restores anyway). The loss is returned as is, without
+    the tracker's ``loss * batch_size / batch_size``.
+    """
+
+    def step(data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            y_pred = (
+                model(x, training=True) if model._call_has_training_arg else model(x)
+            )
+            loss = model._compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+            scaled = model.optimizer.scale_loss(loss)
+        trainable = model.trainable_weights
+        if trainable:
+            model.optimizer.apply_gradients(
+                zip(tape.gradient(scaled, trainable), trainable)
+            )
+        return loss
+
+    return step
+
+
+class _TracedSteps:
+    """Runs a group of range-test steps in one call of a traced loop.
+
+    Step ``i`` of a call assigns ``lrs[i]`` to the learning-rate variable and
+    trains on batch ``i`` of the stacked data as ``train_on_batch`` would:
+    with a custom ``train_step`` it resets the metrics, runs it and records
+    ``logs["loss"]``; with Keras's own, it runs the same step without the
+    metrics (:func:`_lean_train_step`) and records the loss it computes.
+    With ``check_stop``, the loop also carries the smoothed loss and its best
+    value (the :class:`_Recorder`'s arithmetic, in float64) and leaves after
+    the first step that diverged, so a long call wastes no steps; the
+    :class:`_Recorder` decides in the end. One trace serves every call with
+    the same kind of batch (structure, dtypes, shapes past the batch size).
+    """
+
+    def __init__(
+        self,
+        model,
+        lr_variable,
+        smoothing: float,
+        stop_factor: float | None,
+        check_stop: bool,
+    ):
+        self.model, self.lr_variable = model, lr_variable
+        self.smoothing = float(smoothing)
+        self.stop_factor, self.check_stop = stop_factor, check_stop
+        if _default_train_step(model):
+            step = _lean_train_step(model)
+        else:
+
+            def step(data):
+                # As train_on_batch: "loss" is then the mean over this batch only.
+                model.reset_metrics()
+                return model.train_step(data)["loss"]
+
+        step = tf.autograph.experimental.do_not_convert(step)
+        if model.jit_compile:
+            # As in Keras's own train_function: the step XLA-compiled, the loop not.
+            step = tf.function(step, reduce_retracing=True, jit_compile=True)
+        self._step = step
+        self._functions = {}
+
+    def _make_function(self, template, specs):
+        lr_variable, step = self.lr_variable, self._step
+        beta, stop_factor = self.smoothing, self.stop_factor
+        check_stop = self.check_stop
+        positions = [
+            k for k, leaf in enumerate(tf.nest.flatten(template)) if leaf is None
+        ]
+        num_leaves = len(specs)
+
+        @tf.autograph.experimental.do_not_convert
+        def loop(*args):
+            leaves = args[:num_leaves]
+            lrs, avg, best, denominators = args[num_leaves:]
+            n = tf.shape(lrs)[0]
+
+            def body(i, avg, best, go, losses):
+                lr_variable.assign(lrs[i])
+                flat = [leaf[i] for leaf in leaves]
+                for k in positions:
+                    flat.insert(k, None)
+                loss = tf.cast(
+                    step(tf.nest.pack_sequence_as(template, flat)), tf.float64
+                )
+                losses = losses.write(i, loss)
+                if not check_stop:
+                    return i + 1, avg, best, go, losses
+                # _Recorder.add, op for op: the average, the smoothed loss, its best.
+                avg = beta * avg + (1.0 - beta) * loss
+                smoothed = avg / denominators[i]
+                best = tf.minimum(best, smoothed)
+                go = tf.math.is_finite(smoothed)
+                if stop_factor is not None:
+                    go = tf.logical_and(go, smoothed <= stop_factor * best)
+                return i + 1, avg, best, go, losses
+
+            def cond(i, avg, best, go, losses):
+                return tf.logical_and(i < n, go)
+
+            losses = tf.TensorArray(tf.float64, size=0, dynamic_size=True)
+            loop_vars = (tf.constant(0), avg, best, tf.constant(True), losses)
+            *_, losses = tf.while_loop(cond, body, loop_vars, parallel_iterations=1)
+            return losses.stack()
+
+        signature = [
+            *specs,
+            tf.TensorSpec((None,), lr_variable.dtype),
+            tf.TensorSpec((), tf.float64),
+            tf.TensorSpec((), tf.float64),
+            tf.TensorSpec((None,), tf.float64),
+        ]
+        return tf.function(loop, input_signature=signature)
+
+    def __call__(self, group, lrs, recorder: _Recorder) -> np.ndarray:
+        """Run ``group`` (batches of one stack key) at ``lrs``: the losses of its steps.
+
+        Fewer losses than batches when the loop saw the loss diverge.
+        """
+        batches = [batch for batch, _ in group]
+        flats = [
+            [leaf for leaf in tf.nest.flatten(batch) if leaf is not None]
+            for batch in batches
+        ]
+        leaves = [_stack([flat[k] for flat in flats]) for k in range(len(flats[0]))]
+        specs = [_relaxed_spec(leaf) for leaf in flats[0]]
+        template = tf.nest.map_structure(
+            lambda leaf: None if leaf is None else 0, batches[0]
+        )
+        key = (repr(template), tuple(specs))
+        function = self._functions.get(key)
+        if function is None:
+            function = self._functions[key] = self._make_function(template, specs)
+        done = len(recorder.losses)
+        # The recorder's bias corrections, 1 - beta ** (step + 1), computed as it does.
+        denominators = [
+            1.0 - self.smoothing ** (done + k + 1) for k in range(len(group))
+        ]
+        losses = function(
+            *leaves,
+            np.asarray(lrs, dtype=self.lr_variable.dtype),
+            np.float64(recorder.avg),
+            np.float64(recorder.best),
+            np.asarray(denominators, dtype=np.float64),
+        )
+        return losses.numpy()
 
 
 # --------------------------------------------------------------------------
@@ -705,12 +1124,17 @@ def lr_range_test(
     """Run the LR range test on a compiled model and leave the model as it was.
 
     Step ``i`` sets the optimizer's learning rate to ``sweep_lrs(...)[i]``,
-    trains on one batch with ``model.train_on_batch`` and records the loss of
-    that batch (the loss the optimizer minimizes, regularization included, at
-    the weights before the step; see the module docstring). The smoothed loss
-    is the bias-corrected moving average of :func:`smooth_losses`; the test
-    stops early after the step where it exceeds ``stop_factor`` times its best
-    value so far, or stops being finite. Losses are assumed non-negative.
+    trains on one batch as ``model.train_on_batch`` would (the model's own
+    ``train_step``) and records the loss of that batch (the loss the optimizer
+    minimizes, regularization included, at the weights before the step; see
+    the module docstring). The smoothed loss is the bias-corrected moving
+    average of :func:`smooth_losses`; the test stops early after the step where
+    it exceeds ``stop_factor`` times its best value so far, or stops being
+    finite. Losses are assumed non-negative. The steps run many per call in a
+    traced loop (see "How the steps run" in the module docstring), so the test
+    costs about ``num_steps`` steps of a warm ``fit`` plus one trace of the
+    train step; it may read up to a call's worth of batches past the step
+    where it stops.
 
     Afterwards every variable of the model, its metrics and its optimizer
     (iteration count and learning rate included) holds exactly its value from
@@ -770,7 +1194,9 @@ def lr_range_test(
         >>> model.optimizer.learning_rate.assign(lr)  # the model is as it was: train it
         >>> history = model.fit(ds.x_train, ds.y_train, batch_size=32, epochs=5, verbose=0)
     """
-    _check_sweep_args(start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source)
+    _check_sweep_args(
+        start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source
+    )
     if not getattr(model, "compiled", False):
         raise ValueError(
             "Argument `model` must be compiled with the optimizer you will train with. "
@@ -785,36 +1211,55 @@ def lr_range_test(
     state = _TrainingState(model)
     try:
         lr_variable = _sweepable_lr(model, state)
+        lrs = np.asarray(plan, dtype=lr_variable.dtype)  # what the variable will hold
+        traced = None
+        if not _runs_per_batch(model):
+            # The loop leaves at a divergence of the batch loss; the running mean
+            # is only known here.
+            check = loss_source == "batch"
+            traced = _TracedSteps(model, lr_variable, smoothing, stop_factor, check)
+        steps = _StepQueue(first, batches, num_steps)
+        call_steps = min(_FIRST_CALL_STEPS, _CHUNK_STEPS)
         pass_total, pass_count = 0.0, 0.0
-        batch, new_pass = first
-        for i, lr in enumerate(plan):
-            if i > 0:
-                try:
-                    batch, new_pass = next(batches)
-                except StopIteration:
-                    warnings.warn(
-                        f"The data ran out after {i} of {num_steps} steps and cannot be iterated again "
-                        "(a one-shot generator?); the test ends there.",
-                        stacklevel=2,
-                    )
-                    break
-            lr_variable.assign(lr)
-            used_lr = float(np.asarray(lr, dtype=lr_variable.dtype))  # what the variable now holds
-            bx, by, bw = batch
-            logs = model.train_on_batch(bx, by, sample_weight=bw, return_dict=True)
-            loss = float(logs["loss"])
-            if loss_source == "running_mean":
-                # What logs["loss"] in on_train_batch_end would hold: Keras's
-                # loss tracker is a Mean weighted by the batch size, reset at
-                # the start of every epoch.
-                if new_pass:
-                    pass_total, pass_count = 0.0, 0.0
-                size = _first_dim(bx)
-                pass_total += loss * size
-                pass_count += size
-                loss = pass_total / pass_count
-            if recorder.add(used_lr, loss):
+        while not recorder.diverged:
+            i = len(recorder.losses)
+            group, key = steps.next_group(traced is not None, call_steps)
+            if not group:
                 break
+            if key is None:
+                (bx, by, bw), _ = group[0]
+                lr_variable.assign(lrs[i])
+                logs = model.train_on_batch(bx, by, sample_weight=bw, return_dict=True)
+                losses = [float(logs["loss"])]
+            else:
+                start = time.perf_counter()
+                losses = traced(group, lrs[i : i + len(group)], recorder)
+                per_step = (time.perf_counter() - start) / len(losses)
+                call_steps = int(min(_CHUNK_STEPS, max(1, _CALL_SECONDS / per_step)))
+            for ((bx, _, _), new_pass), loss in zip(group, losses):
+                loss = float(loss)
+                if loss_source == "running_mean":
+                    # What logs["loss"] in on_train_batch_end would hold: Keras's
+                    # loss tracker is a Mean weighted by the batch size, reset at
+                    # the start of every epoch.
+                    if new_pass:
+                        pass_total, pass_count = 0.0, 0.0
+                    size = _first_dim(bx)
+                    pass_total += loss * size
+                    pass_count += size
+                    loss = pass_total / pass_count
+                if recorder.add(float(lrs[len(recorder.losses)]), loss):
+                    break  # any later step the loop ran is discarded
+            if not recorder.diverged:
+                # The loop left early, the recorder did not: run the rest next.
+                steps.put_back(group[len(losses) :])
+        if not recorder.diverged and len(recorder.losses) < num_steps:
+            warnings.warn(
+                f"The data ran out after {len(recorder.losses)} of {num_steps} steps "
+                "and cannot be iterated again (a one-shot generator?); the test ends "
+                "there.",
+                stacklevel=2,
+            )
     finally:
         state.restore()
     return recorder.result(num_steps, mode, loss_source)
@@ -828,7 +1273,11 @@ def lr_range_test(
 def _loss_tracker(model):
     """The model's loss tracker: the ``Mean`` behind ``logs["loss"]`` (``total`` and ``count``)."""
     for metric in model.metrics:
-        if metric.name == "loss" and hasattr(metric, "total") and hasattr(metric, "count"):
+        if (
+            metric.name == "loss"
+            and hasattr(metric, "total")
+            and hasattr(metric, "count")
+        ):
             return metric
     return None
 
@@ -872,11 +1321,21 @@ class LRFinder(keras.callbacks.Callback):
         >>> finder.result.suggestion("valley")
     """
 
-    def __init__(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_steps: int = 100,
-                 mode: str = "exponential", smoothing: float = 0.98, stop_factor: float | None = 4.0,
-                 loss_source: str = "batch", restore_weights: bool = True):
+    def __init__(
+        self,
+        start_lr: float = 1e-7,
+        end_lr: float = 10.0,
+        num_steps: int = 100,
+        mode: str = "exponential",
+        smoothing: float = 0.98,
+        stop_factor: float | None = 4.0,
+        loss_source: str = "batch",
+        restore_weights: bool = True,
+    ):
         super().__init__()
-        _check_sweep_args(start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source)
+        _check_sweep_args(
+            start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source
+        )
         self.start_lr, self.end_lr, self.num_steps = start_lr, end_lr, int(num_steps)
         self.mode, self.smoothing, self.stop_factor = mode, smoothing, stop_factor
         self.loss_source, self.restore_weights = loss_source, bool(restore_weights)
@@ -885,9 +1344,14 @@ class LRFinder(keras.callbacks.Callback):
 
     def get_config(self):
         return {
-            "start_lr": self.start_lr, "end_lr": self.end_lr, "num_steps": self.num_steps,
-            "mode": self.mode, "smoothing": self.smoothing, "stop_factor": self.stop_factor,
-            "loss_source": self.loss_source, "restore_weights": self.restore_weights,
+            "start_lr": self.start_lr,
+            "end_lr": self.end_lr,
+            "num_steps": self.num_steps,
+            "mode": self.mode,
+            "smoothing": self.smoothing,
+            "stop_factor": self.stop_factor,
+            "loss_source": self.loss_source,
+            "restore_weights": self.restore_weights,
         }
 
     @classmethod
@@ -919,7 +1383,9 @@ class LRFinder(keras.callbacks.Callback):
         self._lr_variable = _sweepable_lr(model, self._state)
 
     def _tracker_values(self):
-        return float(_to_numpy(self._tracker.total)), float(_to_numpy(self._tracker.count))
+        return float(_to_numpy(self._tracker.total)), float(
+            _to_numpy(self._tracker.count)
+        )
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._step >= self.num_steps:
@@ -937,7 +1403,9 @@ class LRFinder(keras.callbacks.Callback):
         if self._tracker is not None:
             total, count = self._tracker_values()
             total0, count0 = self._before
-            loss = (total - total0) / (count - count0) if count != count0 else float("nan")
+            loss = (
+                (total - total0) / (count - count0) if count != count0 else float("nan")
+            )
         else:
             loss = float(keras.ops.convert_to_numpy((logs or {})["loss"]))
         self._step += 1
