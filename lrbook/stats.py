@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "BOOTSTRAP_RESAMPLES",
     "NO_DIFFERENCE",
     "PairedComparison",
     "Summary",

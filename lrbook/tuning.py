@@ -70,7 +70,7 @@ class TuningResult:
 
     @property
     def effort(self) -> int:
-        """Grid points × seeds: the number of training runs the choice cost."""
+        """The number of training runs the choice cost (grid points × seeds)."""
         return len(self.table) * len(self.seeds)
 
     def __repr__(self) -> str:
