@@ -55,11 +55,15 @@ class _StepTimer(keras.callbacks.Callback):
 
 def _schedule_eval_us(fn, n=20_000, reps=3):
     """Microseconds per iteration of a compiled loop that evaluates ``fn(step)``."""
+
     @tf.function
     def loop(n):
         def body(i, acc):
             return i + 1, acc + tf.cast(fn(i), tf.float32)
-        return tf.while_loop(lambda i, acc: i < n, body, (tf.constant(0, tf.int64), tf.constant(0.0)))[1]
+
+        return tf.while_loop(
+            lambda i, acc: i < n, body, (tf.constant(0, tf.int64), tf.constant(0.0))
+        )[1]
 
     n_t = tf.constant(n, tf.int64)
     loop(n_t)
@@ -75,12 +79,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=20, help="timed epochs per arm")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--warmup", type=int, default=2, help="untimed epochs per arm first")
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="untimed epochs per arm first"
+    )
     args = parser.parse_args(argv)
 
     ds = data.load("mnist1d")
-    batches = (tf.data.Dataset.from_tensor_slices((ds.x_train, ds.y_train))
-               .batch(args.batch_size).cache().prefetch(tf.data.AUTOTUNE))
+    batches = (
+        tf.data.Dataset.from_tensor_slices((ds.x_train, ds.y_train))
+        .batch(args.batch_size)
+        .cache()
+        .prefetch(tf.data.AUTOTUNE)
+    )
     steps = int(batches.cardinality())
     total_steps = steps * (args.warmup + args.repeats)
 
@@ -113,7 +123,7 @@ def main(argv=None):
     epoch_ms = {name: [] for name in built}
     order = list(built)
     for r in range(args.repeats):
-        for name in (order if r % 2 == 0 else order[::-1]):
+        for name in order if r % 2 == 0 else order[::-1]:
             per_step, per_epoch_steps = epoch(name)
             epoch_ms[name].append(per_step)
             step_ms[name].extend(per_epoch_steps)
@@ -125,32 +135,44 @@ def main(argv=None):
 
     med = {name: statistics.median(v) for name, v in step_ms.items()}
     ratio = med["one_cycle"] / med["constant"]
-    epoch_ratio = statistics.median(epoch_ms["one_cycle"]) / statistics.median(epoch_ms["constant"])
-    print(json.dumps({
-        "benchmark": "schedule_overhead",
-        "model": "lrbook.models.cnn1d",
-        "data": "mnist1d",
-        "optimizer": "lrbook.optimizers.SGD",
-        "batch_size": args.batch_size,
-        "steps_per_epoch": steps,
-        "repeats": args.repeats,
-        "jit_compile": bool(built["one_cycle"].jit_compile),
-        "constant_step_ms": round(med["constant"], 4),
-        "one_cycle_momentum_step_ms": round(med["one_cycle"], 4),
-        "ratio": round(ratio, 4),
-        "target": TARGET,
-        "within_target": ratio <= TARGET,
-        "timed_steps_per_arm": len(step_ms["constant"]),
-        "raw_epoch_median_step_ms": {name: [round(t, 4) for t in v] for name, v in epoch_medians.items()},
-        "raw_epoch_wall_ms_per_step": {name: [round(t, 4) for t in v] for name, v in epoch_ms.items()},
-        "ratio_of_median_epoch_wall": round(epoch_ratio, 4),
-        "schedule_eval_us_per_step": {"constant": round(eval_constant, 2),
-                                      "one_cycle_lr_and_momentum": round(eval_one_cycle, 2),
-                                      "difference": round(eval_one_cycle - eval_constant, 2)},
-        "device": device_name(),
-        "tensorflow": versions()["tensorflow"],
-        "keras": keras.__version__,
-    }))
+    epoch_ratio = statistics.median(epoch_ms["one_cycle"]) / statistics.median(
+        epoch_ms["constant"]
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "schedule_overhead",
+                "model": "lrbook.models.cnn1d",
+                "data": "mnist1d",
+                "optimizer": "lrbook.optimizers.SGD",
+                "batch_size": args.batch_size,
+                "steps_per_epoch": steps,
+                "repeats": args.repeats,
+                "jit_compile": bool(built["one_cycle"].jit_compile),
+                "constant_step_ms": round(med["constant"], 4),
+                "one_cycle_momentum_step_ms": round(med["one_cycle"], 4),
+                "ratio": round(ratio, 4),
+                "target": TARGET,
+                "within_target": ratio <= TARGET,
+                "timed_steps_per_arm": len(step_ms["constant"]),
+                "raw_epoch_median_step_ms": {
+                    name: [round(t, 4) for t in v] for name, v in epoch_medians.items()
+                },
+                "raw_epoch_wall_ms_per_step": {
+                    name: [round(t, 4) for t in v] for name, v in epoch_ms.items()
+                },
+                "ratio_of_median_epoch_wall": round(epoch_ratio, 4),
+                "schedule_eval_us_per_step": {
+                    "constant": round(eval_constant, 2),
+                    "one_cycle_lr_and_momentum": round(eval_one_cycle, 2),
+                    "difference": round(eval_one_cycle - eval_constant, 2),
+                },
+                "device": device_name(),
+                "tensorflow": versions()["tensorflow"],
+                "keras": keras.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

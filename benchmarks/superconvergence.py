@@ -48,9 +48,20 @@ from lrbook import superconvergence as sc  # noqa: E402
 from lrbook.env import device_name, versions  # noqa: E402
 
 PROFILES = {
-    "quick": {"n_train": 2000, "seeds": [0, 1], "budgets": [2, 4], "sweep": [0.03, 0.3], "sweep_seeds": [0]},
-    "full": {"n_train": 4000, "seeds": [0, 1, 2, 3, 4], "budgets": [2, 5, 10, 20],
-             "sweep": [0.01, 0.03, 0.1, 0.3, 1.0], "sweep_seeds": [0]},
+    "quick": {
+        "n_train": 2000,
+        "seeds": [0, 1],
+        "budgets": [2, 4],
+        "sweep": [0.03, 0.3],
+        "sweep_seeds": [0],
+    },
+    "full": {
+        "n_train": 4000,
+        "seeds": [0, 1, 2, 3, 4],
+        "budgets": [2, 5, 10, 20],
+        "sweep": [0.01, 0.03, 0.1, 0.3, 1.0],
+        "sweep_seeds": [0],
+    },
 }
 
 
@@ -61,40 +72,73 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--target-fraction", type=float, default=0.98)
     parser.add_argument("--max-lr-factor", type=float, default=1.0)
-    parser.add_argument("--rule", default="minimum", help="the range-test rule that sets one-cycle's max_lr")
+    parser.add_argument(
+        "--rule",
+        default="minimum",
+        help="the range-test rule that sets one-cycle's max_lr",
+    )
     args = parser.parse_args(argv)
     p = PROFILES[args.profile]
 
     t_start = time.perf_counter()
     ds = lrdata.load("mnist1d", n_train=p["n_train"], validation_split=0.2, seed=None)
-    build = lambda: sc.set_batch_norm_momentum(models.cnn1d(ds.input_shape, norm="batch"), 0.9)  # noqa: E731
+    build = lambda: sc.set_batch_norm_momentum(
+        models.cnn1d(ds.input_shape, norm="batch"), 0.9
+    )  # noqa: E731
     steps = sc.steps_per_epoch(len(ds.y_train), args.batch_size)
     budgets = p["budgets"]
 
-    print(f"sweep: {len(p['sweep'])} constant LRs x {len(p['sweep_seeds'])} seed(s) x {budgets[-1]} epochs",
-          file=sys.stderr)
+    print(
+        f"sweep: {len(p['sweep'])} constant LRs x {len(p['sweep_seeds'])} seed(s) x {budgets[-1]} epochs",
+        file=sys.stderr,
+    )
     t0 = time.perf_counter()
-    best_lr, sweep = sc.tune_lr(build, sc.constant_arm, p["sweep"], ds, seeds=p["sweep_seeds"], epochs=budgets[-1],
-                                batch_size=args.batch_size)
+    best_lr, sweep = sc.tune_lr(
+        build,
+        sc.constant_arm,
+        p["sweep"],
+        ds,
+        seeds=p["sweep_seeds"],
+        epochs=budgets[-1],
+        batch_size=args.batch_size,
+    )
     sweep_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    max_lr, results = sc.range_test_max_lr(build, ds, seeds=p["seeds"][:2], rule=args.rule,
-                                           factor=args.max_lr_factor, batch_size=args.batch_size)
+    max_lr, results = sc.range_test_max_lr(
+        build,
+        ds,
+        seeds=p["seeds"][:2],
+        rule=args.rule,
+        factor=args.max_lr_factor,
+        batch_size=args.batch_size,
+    )
     finder_s = time.perf_counter() - t0
 
-    print(f"compare: best constant {best_lr:g}, one-cycle max_lr {max_lr:.3g}, {len(p['seeds'])} seeds",
-          file=sys.stderr)
+    print(
+        f"compare: best constant {best_lr:g}, one-cycle max_lr {max_lr:.3g}, {len(p['seeds'])} seeds",
+        file=sys.stderr,
+    )
     families = {
-        "one-cycle": sc.Family(lambda e: sc.one_cycle_arm(max_lr, e, steps), per_budget=True),
+        "one-cycle": sc.Family(
+            lambda e: sc.one_cycle_arm(max_lr, e, steps), per_budget=True
+        ),
         "best constant LR": sc.Family(lambda e: sc.constant_arm(best_lr)),
         "Adam": sc.Family(lambda e: sc.adam_arm()),
     }
     t0 = time.perf_counter()
-    df = sc.run_comparison({"default": build}, families, ds, budgets=budgets, seeds=p["seeds"],
-                           batch_size=args.batch_size)
+    df = sc.run_comparison(
+        {"default": build},
+        families,
+        ds,
+        budgets=budgets,
+        seeds=p["seeds"],
+        batch_size=args.batch_size,
+    )
     compare_s = time.perf_counter() - t0
-    final_constant = df[(df.family == "best constant LR") & (df.epoch == budgets[-1])].test_accuracy
+    final_constant = df[
+        (df.family == "best constant LR") & (df.epoch == budgets[-1])
+    ].test_accuracy
     target = sc.target_accuracy(final_constant, args.target_fraction)
     summary = sc.summarize_comparison(df, target=target, method="one-cycle")
     d = summary.to_dict()
@@ -113,23 +157,31 @@ def main(argv=None):
         "budgets": budgets,
         "seeds": p["seeds"],
         "target_rule": f"{args.target_fraction:g} x mean final test accuracy of the best constant LR "
-                       f"({budgets[-1]} epochs)",
+        f"({budgets[-1]} epochs)",
         "target": d["target"],
         "ratio_epochs_to_target": num(summary.ratios["best constant LR"], 3),
         "ratio_epochs_to_target_vs_adam": num(summary.ratios["Adam"], 3),
         "ratio_note": "median epochs to target of the baseline / one-cycle's; a seed that never reaches the target "
-                      "counts as infinitely many; null: the ratio is not finite (see each arm's median)",
+        "counts as infinitely many; null: the ratio is not finite (see each arm's median)",
         "p_value_equal_budget": num(summary.p_value("best constant LR")),
-        "p_values_by_budget": {str(b): num(summary.p_value("best constant LR", b)) for b in budgets},
+        "p_values_by_budget": {
+            str(b): num(summary.p_value("best constant LR", b)) for b in budgets
+        },
         "final_accuracy_difference": num(
             summary.at_budget.loc[("one-cycle", budgets[-1]), "mean"]
-            - summary.at_budget.loc[("best constant LR", budgets[-1]), "mean"], 4),
+            - summary.at_budget.loc[("best constant LR", budgets[-1]), "mean"],
+            4,
+        ),
         "best_constant_lr": best_lr,
-        "sweep": {"lrs": [float(x) for x in sweep.index], "val_accuracy": [num(x, 4) for x in sweep["mean"]],
-                  "seeds": p["sweep_seeds"], "wall_s": round(sweep_s, 1)},
+        "sweep": {
+            "lrs": [float(x) for x in sweep.index],
+            "val_accuracy": [num(x, 4) for x in sweep["mean"]],
+            "seeds": p["sweep_seeds"],
+            "wall_s": round(sweep_s, 1),
+        },
         "one_cycle_max_lr": num(max_lr, 5),
         "max_lr_rule": f"{args.max_lr_factor:g} x range test '{args.rule}' (geometric mean over "
-                       f"{len(results)} seeds)",
+        f"{len(results)} seeds)",
         "range_test_wall_s": round(finder_s, 1),
         "arms": d["arms"],
         "compare_wall_s": round(compare_s, 1),

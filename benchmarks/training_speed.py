@@ -84,8 +84,12 @@ def main(argv=None) -> dict:
         for name, model in copies.items():
             timer = _EpochTimes()
             set_seed(1)  # the same shuffling for both copies
-            model.fit(x, y, batch_size=BATCH, epochs=epochs, callbacks=[timer], verbose=0)
-            times[name] += timer.times[1:]  # the first epoch of a fit traces the function
+            model.fit(
+                x, y, batch_size=BATCH, epochs=epochs, callbacks=[timer], verbose=0
+            )
+            times[name] += timer.times[
+                1:
+            ]  # the first epoch of a fit traces the function
     old, new = (float(np.median(times[k])) for k in ("old", "new"))
     diff = max(
         float(np.max(np.abs(a - b)))

@@ -188,9 +188,13 @@ def piecewise_anneal(strategy, step, end_steps, values, xp=np):
             f"Received: end_steps={end_steps}, values={values}"
         )
     starts = [0.0] + end_steps[:-1]
-    out = anneal_phase(strategy, values[-2], values[-1], step, starts[-1], end_steps[-1], xp=xp)
+    out = anneal_phase(
+        strategy, values[-2], values[-1], step, starts[-1], end_steps[-1], xp=xp
+    )
     for i in range(len(end_steps) - 2, -1, -1):
-        phase = anneal_phase(strategy, values[i], values[i + 1], step, starts[i], end_steps[i], xp=xp)
+        phase = anneal_phase(
+            strategy, values[i], values[i + 1], step, starts[i], end_steps[i], xp=xp
+        )
         out = xp.where(step <= end_steps[i], phase, out)
     return out
 
@@ -219,7 +223,9 @@ def linear_warmup(step, warmup_steps, initial, target):
     return initial + (target - initial) * (step / warmup_steps)
 
 
-def rampup_exp_decay(epoch, start_lr, min_lr, max_lr, rampup_epochs, sustain_epochs, exp_decay, xp=np):
+def rampup_exp_decay(
+    epoch, start_lr, min_lr, max_lr, rampup_epochs, sustain_epochs, exp_decay, xp=np
+):
     """Linear ramp-up, a plateau, then exponential decay towards ``min_lr``.
 
     The ``lr_function`` of the article the book grew from (``seeds/000``):
@@ -254,8 +260,12 @@ def rampup_exp_decay(epoch, start_lr, min_lr, max_lr, rampup_epochs, sustain_epo
     ramp = slope * epoch + start_lr
     plateau_end = rampup_epochs + sustain_epochs
     # Clamped at 0 so that the branch not taken never overflows.
-    decay = (max_lr - min_lr) * exp_decay ** xp.maximum(epoch - plateau_end, 0.0) + min_lr
-    return xp.where(epoch < rampup_epochs, ramp, xp.where(epoch < plateau_end, max_lr, decay))
+    decay = (max_lr - min_lr) * exp_decay ** xp.maximum(
+        epoch - plateau_end, 0.0
+    ) + min_lr
+    return xp.where(
+        epoch < rampup_epochs, ramp, xp.where(epoch < plateau_end, max_lr, decay)
+    )
 
 
 def triangular_scale(x):
@@ -358,8 +368,17 @@ def one_cycle_phase_ends(total_steps, pct_start, three_phase=False):
     return (first, float(total_steps - 1))
 
 
-def one_cycle(step, max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
-              final_div_factor=1e4, three_phase=False, xp=np):
+def one_cycle(
+    step,
+    max_lr,
+    total_steps,
+    pct_start=0.3,
+    anneal_strategy="cos",
+    div_factor=25.0,
+    final_div_factor=1e4,
+    three_phase=False,
+    xp=np,
+):
     """The one-cycle learning rate of PyTorch's ``OneCycleLR`` for update ``step``.
 
     From ``initial_lr = max_lr / div_factor`` up to ``max_lr`` over the first
@@ -388,14 +407,31 @@ def one_cycle(step, max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", d
     """
     initial_lr = max_lr / div_factor
     min_lr = initial_lr / final_div_factor
-    values = (initial_lr, max_lr, initial_lr, min_lr) if three_phase else (initial_lr, max_lr, min_lr)
+    values = (
+        (initial_lr, max_lr, initial_lr, min_lr)
+        if three_phase
+        else (initial_lr, max_lr, min_lr)
+    )
     step = xp.clip(step, 0.0, float(total_steps - 1))
-    return piecewise_anneal(anneal_strategy, step, one_cycle_phase_ends(total_steps, pct_start, three_phase),
-                            values, xp=xp)
+    return piecewise_anneal(
+        anneal_strategy,
+        step,
+        one_cycle_phase_ends(total_steps, pct_start, three_phase),
+        values,
+        xp=xp,
+    )
 
 
-def one_cycle_momentum(step, total_steps, pct_start=0.3, anneal_strategy="cos", three_phase=False,
-                       base_momentum=0.85, max_momentum=0.95, xp=np):
+def one_cycle_momentum(
+    step,
+    total_steps,
+    pct_start=0.3,
+    anneal_strategy="cos",
+    three_phase=False,
+    base_momentum=0.85,
+    max_momentum=0.95,
+    xp=np,
+):
     """The one-cycle momentum (or Adam's ``beta_1``) of PyTorch's ``OneCycleLR`` for update ``step``.
 
     The mirror image of :func:`one_cycle`: from ``max_momentum`` down to
@@ -424,5 +460,10 @@ def one_cycle_momentum(step, total_steps, pct_start=0.3, anneal_strategy="cos", 
     else:
         values = (max_momentum, base_momentum, max_momentum)
     step = xp.clip(step, 0.0, float(total_steps - 1))
-    return piecewise_anneal(anneal_strategy, step, one_cycle_phase_ends(total_steps, pct_start, three_phase),
-                            values, xp=xp)
+    return piecewise_anneal(
+        anneal_strategy,
+        step,
+        one_cycle_phase_ends(total_steps, pct_start, three_phase),
+        values,
+        xp=xp,
+    )

@@ -79,8 +79,10 @@ def notebooks(only=None) -> list[Path]:
         wanted = {Path(o).stem for o in only}
         unknown = wanted - {p.stem for p in found}
         if unknown:
-            raise SystemExit(f"error: --only names no notebook: {sorted(unknown)}; "
-                             f"have {[p.stem for p in found]}")
+            raise SystemExit(
+                f"error: --only names no notebook: {sorted(unknown)}; "
+                f"have {[p.stem for p in found]}"
+            )
         found = [p for p in found if p.stem in wanted]
     return found
 
@@ -124,9 +126,13 @@ def requirements(device: str = "auto", text: str | None = None) -> str:
         'tensorflow[and-cuda]==2.21.0\nkeras==3.15.1\n'
     """
     if device == "auto":
-        device = os.environ.get("LRBOOK_DEVICE") or ("gpu" if has_nvidia_gpu() else "cpu")
+        device = os.environ.get("LRBOOK_DEVICE") or (
+            "gpu" if has_nvidia_gpu() else "cpu"
+        )
     if device not in ("cpu", "gpu"):
-        raise ValueError(f"Argument `device` must be 'cpu', 'gpu' or 'auto'. Received: device={device!r}")
+        raise ValueError(
+            f"Argument `device` must be 'cpu', 'gpu' or 'auto'. Received: device={device!r}"
+        )
     if text is None:
         text = (ROOT / "requirements.txt").read_text()
     if device == "cpu":
@@ -135,10 +141,12 @@ def requirements(device: str = "auto", text: str | None = None) -> str:
     found = False
     for i, line in enumerate(lines):
         if line.startswith(TF_CPU + "=="):
-            lines[i] = TF_GPU + line[len(TF_CPU):]
+            lines[i] = TF_GPU + line[len(TF_CPU) :]
             found = True
     if not found:
-        raise ValueError(f"Argument `text` must pin {TF_CPU}==<version> on a line of its own.")
+        raise ValueError(
+            f"Argument `text` must pin {TF_CPU}==<version> on a line of its own."
+        )
     return "".join(lines)
 
 
@@ -174,11 +182,18 @@ def _hide_injected_cell(path: Path) -> None:
 
 def _runtime_info() -> dict:
     """Device and versions, taken in a subprocess so the build process stays TensorFlow-free."""
-    code = ("import json, lrbook.env as e; i = e.versions(); i['device'] = e.device_name(); "
-            "i['precision'] = 'mixed_float16' if e.mixed_precision_requested() else 'float32'; "
-            "print(json.dumps(i))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=_kernel_env(None), cwd=ROOT)
+    code = (
+        "import json, lrbook.env as e; i = e.versions(); i['device'] = e.device_name(); "
+        "i['precision'] = 'mixed_float16' if e.mixed_precision_requested() else 'float32'; "
+        "print(json.dumps(i))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=_kernel_env(None),
+        cwd=ROOT,
+    )
     try:
         return json.loads(out.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
@@ -187,7 +202,9 @@ def _runtime_info() -> dict:
 
 def _kernel_env(profile: str | None) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(ROOT), env.get("PYTHONPATH")])
+    )
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("KERAS_BACKEND", "tensorflow")
     env.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -207,26 +224,39 @@ def _notebook_cells(path: Path) -> list:
     cells = []
     for cell in nb["cells"]:
         src = cell["source"]
-        cells.append([cell["cell_type"], "".join(src) if isinstance(src, list) else src,
-                      cell.get("metadata", {})])
+        cells.append(
+            [
+                cell["cell_type"],
+                "".join(src) if isinstance(src, list) else src,
+                cell.get("metadata", {}),
+            ]
+        )
     return [nb.get("metadata", {}).get("kernelspec", {}), cells]
 
 
 def _lrbook_sources(root: Path = ROOT) -> list:
     """(path, sha256) of every lrbook source a chapter can run."""
     files = sorted((root / "lrbook").rglob("*.py"))
-    return [[f.relative_to(root).as_posix(), hashlib.sha256(f.read_bytes()).hexdigest()]
-            for f in files if f.relative_to(root).as_posix() not in BUILD_ONLY_SOURCES]
+    return [
+        [f.relative_to(root).as_posix(), hashlib.sha256(f.read_bytes()).hexdigest()]
+        for f in files
+        if f.relative_to(root).as_posix() not in BUILD_ONLY_SOURCES
+    ]
 
 
 def _installed_packages() -> list:
     """The resolved environment: ``name==version`` of every installed distribution."""
-    found = {f"{d.metadata['Name']}=={d.version}".lower()
-             for d in importlib.metadata.distributions() if d.metadata["Name"]}
+    found = {
+        f"{d.metadata['Name']}=={d.version}".lower()
+        for d in importlib.metadata.distributions()
+        if d.metadata["Name"]
+    }
     return sorted(found)
 
 
-def input_hash(path, parameters: dict, runtime: dict, *, packages=None, sources=None) -> str:
+def input_hash(
+    path, parameters: dict, runtime: dict, *, packages=None, sources=None
+) -> str:
     """SHA-256 of everything that decides a notebook's executed output.
 
     That is the notebook's cells (types, sources, tags and other metadata) and
@@ -255,27 +285,38 @@ def input_hash(path, parameters: dict, runtime: dict, *, packages=None, sources=
         "parameters": parameters,
         "device": [runtime.get("device"), runtime.get("precision")],
     }
-    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(
+        json.dumps(record, sort_keys=True, default=str).encode()
+    ).hexdigest()
 
 
 def _failure(err: BaseException) -> dict:
     """The failing cell of a papermill error, as far as it is known."""
     info = {"error": f"{type(err).__name__}: {str(err)[-2000:]}"}
     if getattr(err, "ename", None) is not None:
-        info.update(cell_index=getattr(err, "cell_index", None),
-                    execution_count=getattr(err, "exec_count", None),
-                    exception=f"{err.ename}: {err.evalue}",
-                    cell_source=(getattr(err, "source", "") or "")[:1000])
+        info.update(
+            cell_index=getattr(err, "cell_index", None),
+            execution_count=getattr(err, "exec_count", None),
+            exception=f"{err.ename}: {err.evalue}",
+            cell_source=(getattr(err, "source", "") or "")[:1000],
+        )
     return info
 
 
 def _failure_report(failures: list) -> str:
-    lines = [f"[lrbook.book] FAILED: {len(failures)} notebook(s); nothing was rendered."]
+    lines = [
+        f"[lrbook.book] FAILED: {len(failures)} notebook(s); nothing was rendered."
+    ]
     for f in failures:
-        where = (f" in cell {f['cell_index']} (execution count {f.get('execution_count')})"
-                 if f.get("cell_index") is not None else "")
-        lines.append(f"  - {f['notebook']} (profile={f['profile']}){where}: "
-                     f"{f.get('exception') or f['error'].splitlines()[0][:300]}")
+        where = (
+            f" in cell {f['cell_index']} (execution count {f.get('execution_count')})"
+            if f.get("cell_index") is not None
+            else ""
+        )
+        lines.append(
+            f"  - {f['notebook']} (profile={f['profile']}){where}: "
+            f"{f.get('exception') or f['error'].splitlines()[0][:300]}"
+        )
         source = (f.get("cell_source") or "").strip().splitlines()
         if source:
             lines += ["      | " + line for line in source[:6]]
@@ -283,8 +324,16 @@ def _failure_report(failures: list) -> str:
     return "\n".join(lines)
 
 
-def execute(profile: str, only=None, parameters: dict | None = None, *, paths=None,
-            build: Path = BUILD, force: bool = False, keep_going: bool = True) -> dict:
+def execute(
+    profile: str,
+    only=None,
+    parameters: dict | None = None,
+    *,
+    paths=None,
+    build: Path = BUILD,
+    force: bool = False,
+    keep_going: bool = True,
+) -> dict:
     """Execute notebooks with papermill under ``profile``; return the manifest.
 
     A notebook whose :func:`input_hash` equals the one recorded by its last
@@ -328,37 +377,69 @@ def execute(profile: str, only=None, parameters: dict | None = None, *, paths=No
     try:
         for nb_path in paths if paths is not None else notebooks(only):
             nb_path = Path(nb_path).resolve()
-            rel = nb_path.relative_to(ROOT).as_posix() if nb_path.is_relative_to(ROOT) else str(nb_path)
+            rel = (
+                nb_path.relative_to(ROOT).as_posix()
+                if nb_path.is_relative_to(ROOT)
+                else str(nb_path)
+            )
             target = out_dir / nb_path.name
             params = {"profile": profile, **(parameters or {})}
-            digest = input_hash(nb_path, params, runtime, packages=packages, sources=sources)
+            digest = input_hash(
+                nb_path, params, runtime, packages=packages, sources=sources
+            )
             last = manifest["notebooks"].get(rel, {})
-            if (not force and last.get("success") and last.get("input_hash") == digest
-                    and target.exists()):
+            if (
+                not force
+                and last.get("success")
+                and last.get("input_hash") == digest
+                and target.exists()
+            ):
                 last["cached"] = True
-                print(f"[lrbook.book] cached {rel} (profile={profile}; executed "
-                      f"{last.get('started', '?')} in {last.get('wall_time_s', '?')} s)", flush=True)
+                print(
+                    f"[lrbook.book] cached {rel} (profile={profile}; executed "
+                    f"{last.get('started', '?')} in {last.get('wall_time_s', '?')} s)",
+                    flush=True,
+                )
                 continue
             work = build / "work" / profile / nb_path.stem
             work.mkdir(parents=True, exist_ok=True)
             print(f"[lrbook.book] executing {rel} (profile={profile})", flush=True)
             t0 = time.perf_counter()
-            entry = {"notebook": rel, "profile": profile, "parameters": params,
-                     "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                     "input_hash": digest, "cached": False, **runtime}
+            entry = {
+                "notebook": rel,
+                "profile": profile,
+                "parameters": params,
+                "started": _dt.datetime.now(_dt.timezone.utc).isoformat(
+                    timespec="seconds"
+                ),
+                "input_hash": digest,
+                "cached": False,
+                **runtime,
+            }
             try:
                 papermill.execute_notebook(
-                    str(nb_path), str(target), parameters=params, cwd=str(work),
-                    kernel_name="python3", progress_bar=False, log_output=False,
+                    str(nb_path),
+                    str(target),
+                    parameters=params,
+                    cwd=str(work),
+                    kernel_name="python3",
+                    progress_bar=False,
+                    log_output=False,
                 )
             except BaseException as err:  # noqa: BLE001 - record, then go on or stop
-                entry.update(success=False, wall_time_s=round(time.perf_counter() - t0, 1),
-                             partial=str(target), **_failure(err))
+                entry.update(
+                    success=False,
+                    wall_time_s=round(time.perf_counter() - t0, 1),
+                    partial=str(target),
+                    **_failure(err),
+                )
                 manifest["notebooks"][rel] = entry
                 _write_manifest(profile, manifest, build)
                 failures.append(entry)
                 print(str(err)[-3000:], file=sys.stderr)
-                print(f"[lrbook.book]   FAILED after {entry['wall_time_s']} s", flush=True)
+                print(
+                    f"[lrbook.book]   FAILED after {entry['wall_time_s']} s", flush=True
+                )
                 if isinstance(err, KeyboardInterrupt) or not keep_going:
                     break
                 continue
@@ -405,7 +486,9 @@ def _stage(profile: str) -> Path:
         elif not manifest["notebooks"].get(rel, {}).get("success"):
             failed.append(rel)
         else:
-            _stage_notebook(done, src / "notebooks" / nb_path.name, manifest["notebooks"][rel])
+            _stage_notebook(
+                done, src / "notebooks" / nb_path.name, manifest["notebooks"][rel]
+            )
     if missing or failed:
         raise SystemExit(
             f"[lrbook.book] cannot render profile {profile!r}: "
@@ -414,7 +497,9 @@ def _stage(profile: str) -> Path:
             + f"Run: python -m lrbook.book execute --profile {profile}"
         )
     shutil.copy2(_manifest_path(profile), src / "book" / "manifest.json")
-    (src / "book" / "results.md").write_text(results_page(profile, src / "notebooks", manifest))
+    (src / "book" / "results.md").write_text(
+        results_page(profile, src / "notebooks", manifest)
+    )
     return src
 
 
@@ -434,10 +519,13 @@ def run_record(entry: dict) -> str:
     except (TypeError, ValueError):
         started = f"at {started}"
     wall = entry.get("wall_time_s")
-    text = (f"Executed {started}" + (f" in {wall:.0f} s" if isinstance(wall, (int, float)) else "")
-            + f" ({entry.get('profile', '?')} profile, {entry.get('device', '?')}, "
-            f"lrbook {entry.get('lrbook', '?')}, TensorFlow {entry.get('tensorflow', '?')}, "
-            f"Keras {entry.get('keras', '?')})")
+    text = (
+        f"Executed {started}"
+        + (f" in {wall:.0f} s" if isinstance(wall, (int, float)) else "")
+        + f" ({entry.get('profile', '?')} profile, {entry.get('device', '?')}, "
+        f"lrbook {entry.get('lrbook', '?')}, TensorFlow {entry.get('tensorflow', '?')}, "
+        f"Keras {entry.get('keras', '?')})"
+    )
     if entry.get("cached"):
         text += "; this build reused that run, since nothing it depends on has changed"
     return text + "."
@@ -457,7 +545,11 @@ def _stage_notebook(done: Path, dest: Path, entry: dict) -> None:
 def _title(nb_file: Path) -> str:
     nb = json.loads(nb_file.read_text())
     for cell in nb["cells"]:
-        src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        src = (
+            "".join(cell["source"])
+            if isinstance(cell["source"], list)
+            else cell["source"]
+        )
         if cell["cell_type"] == "markdown" and src.startswith("# "):
             return src.splitlines()[0][2:].strip()
     return nb_file.stem
@@ -479,8 +571,11 @@ def results_page(profile: str, executed: Path, manifest: dict) -> str:
         f"({runtime.get('precision', 'float32')}), with "
         f"TensorFlow {runtime.get('tensorflow', '?')}, Keras {runtime.get('keras', '?')}, "
         f"NumPy {runtime.get('numpy', '?')} and lrbook {runtime.get('lrbook', '?')}"
-        + (" (the quick profile is CI's small version: its numbers are not the book's)."
-           if profile == "quick" else "."),
+        + (
+            " (the quick profile is CI's small version: its numbers are not the book's)."
+            if profile == "quick"
+            else "."
+        ),
         f"This site was rendered on {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d at %H:%M} UTC; each "
         "chapter below says when its notebook was executed (a chapter whose inputs had not "
         "changed keeps the run that produced it).",
@@ -490,15 +585,24 @@ def results_page(profile: str, executed: Path, manifest: dict) -> str:
         done = executed / nb_path.name
         rel = nb_path.relative_to(ROOT).as_posix()
         entry = manifest["notebooks"].get(rel, {})
-        heads = json.loads(read_glued(done).get(HEADLINES_NAME, "[]")) if done.exists() else []
+        heads = (
+            json.loads(read_glued(done).get(HEADLINES_NAME, "[]"))
+            if done.exists()
+            else []
+        )
         lines += [f"## {_title(done)}", "", f"[Read the chapter](../{rel}).", ""]
         if heads:
             lines += ["| result | value | n | setting |", "|---|---|---|---|"]
             for h in heads:
-                lines.append(f"| {h['label']} | {h['value']} | {h['n'] if h['n'] is not None else ''} "
-                             f"| {h['note']} |")
+                lines.append(
+                    f"| {h['label']} | {h['value']} | {h['n'] if h['n'] is not None else ''} "
+                    f"| {h['note']} |"
+                )
             lines.append("")
-        lines += [run_record(entry) + f" Parameters: `{entry.get('parameters', {})}`.", ""]
+        lines += [
+            run_record(entry) + f" Parameters: `{entry.get('parameters', {})}`.",
+            "",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -512,15 +616,29 @@ def render(profile: str, builder: str = "html") -> Path:
         PosixPath('.../_build/html')
     """
     src = _stage(profile)
-    cmd = [sys.executable, "-m", "jupyter_book", "build", str(src), "--path-output", str(ROOT),
-           "-W", "-n", "--keep-going", "--builder", builder]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter_book",
+        "build",
+        str(src),
+        "--path-output",
+        str(ROOT),
+        "-W",
+        "-n",
+        "--keep-going",
+        "--builder",
+        builder,
+    ]
     jb = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
     if jb:
         cmd = [jb, *cmd[3:]]
     print("[lrbook.book] rendering:", " ".join(cmd), flush=True)
     result = subprocess.run(cmd, cwd=ROOT)
     if result.returncode != 0:
-        raise SystemExit(f"[lrbook.book] FAILED: Jupyter Book exited with {result.returncode}")
+        raise SystemExit(
+            f"[lrbook.book] FAILED: Jupyter Book exited with {result.returncode}"
+        )
     if builder != "html":
         return BUILD / builder
     html = BUILD / "html"
@@ -529,20 +647,43 @@ def render(profile: str, builder: str = "html") -> Path:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lrbook.book", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["build", "execute", "render", "linkcheck", "list", "requirements"])
+    parser = argparse.ArgumentParser(
+        prog="python -m lrbook.book", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "command",
+        choices=["build", "execute", "render", "linkcheck", "list", "requirements"],
+    )
     parser.add_argument("--profile", default="full", choices=["quick", "full"])
-    parser.add_argument("--only", nargs="+", metavar="NAME", help="notebooks to execute (stems)")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "gpu"],
-                        help="requirements: the TensorFlow build to install")
-    parser.add_argument("--force", action="store_true",
-                        help="execute every notebook, even those whose inputs are unchanged")
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="notebooks to execute (stems)"
+    )
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "gpu"],
+        help="requirements: the TensorFlow build to install",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every notebook, even those whose inputs are unchanged",
+    )
     going = parser.add_mutually_exclusive_group()
-    going.add_argument("--keep-going", dest="keep_going", action="store_true", default=True,
-                       help="after a failure, execute the other notebooks and report every "
-                            "failure at the end (the default)")
-    going.add_argument("--fail-fast", dest="keep_going", action="store_false",
-                       help="stop at the first failing notebook")
+    going.add_argument(
+        "--keep-going",
+        dest="keep_going",
+        action="store_true",
+        default=True,
+        help="after a failure, execute the other notebooks and report every "
+        "failure at the end (the default)",
+    )
+    going.add_argument(
+        "--fail-fast",
+        dest="keep_going",
+        action="store_false",
+        help="stop at the first failing notebook",
+    )
     args = parser.parse_args(argv)
     if args.command == "requirements":
         print(requirements(args.device), end="")

@@ -139,7 +139,9 @@ class ScheduleRecorder(keras.callbacks.Callback):
 
     def _momentum_schedule(self):
         name = momentum_name(self._optimizer)
-        return None if name is None else getattr(self._optimizer, f"{name}_schedule", None)
+        return (
+            None if name is None else getattr(self._optimizer, f"{name}_schedule", None)
+        )
 
     def _iterations(self) -> int:
         return int(keras.ops.convert_to_numpy(self._optimizer.iterations))
@@ -150,8 +152,12 @@ class ScheduleRecorder(keras.callbacks.Callback):
         self._momentum_name = momentum_name(self._optimizer)
         self._has_momentum = self._momentum_name is not None
         self._by_schedule = self._lr_schedule() is not None and (
-            not self._has_momentum or self._momentum_schedule() is not None
-            or not isinstance(getattr(self._optimizer, self._momentum_name), keras.Variable))
+            not self._has_momentum
+            or self._momentum_schedule() is not None
+            or not isinstance(
+                getattr(self._optimizer, self._momentum_name), keras.Variable
+            )
+        )
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch

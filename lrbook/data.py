@@ -49,7 +49,7 @@ class DatasetUnavailableError(RuntimeError):
         ...     data = load("fashion_mnist")
         ... except DatasetUnavailableError:
         ...     data = load("mnist1d")  # the offline alternative the message names
-"""
+    """
 
 
 @dataclass
@@ -135,9 +135,15 @@ def load(
         ((3200, 40, 1), (800, 40, 1), (1000, 40, 1))
     """
     if name not in NAMES:
-        raise ValueError(f"Argument `name` must be one of {NAMES}. Received: name={name!r}")
-    if n_train is not None and (not isinstance(n_train, (int, np.integer)) or n_train <= 0):
-        raise ValueError(f"Argument `n_train` must be a positive integer. Received: n_train={n_train!r}")
+        raise ValueError(
+            f"Argument `name` must be one of {NAMES}. Received: name={name!r}"
+        )
+    if n_train is not None and (
+        not isinstance(n_train, (int, np.integer)) or n_train <= 0
+    ):
+        raise ValueError(
+            f"Argument `n_train` must be a positive integer. Received: n_train={n_train!r}"
+        )
     if not 0.0 <= validation_split < 1.0:
         raise ValueError(
             f"Argument `validation_split` must be in [0, 1). Received: validation_split={validation_split!r}"
@@ -163,7 +169,9 @@ def load(
         train_idx, val_idx = _stratified_split(data.y_train, validation_split, rng)
         data.x_val, data.y_val = data.x_train[val_idx], data.y_train[val_idx]
         data.x_train, data.y_train = data.x_train[train_idx], data.y_train[train_idx]
-    data.metadata.update(seed=seed, n_train=len(data.y_train), validation_split=validation_split)
+    data.metadata.update(
+        seed=seed, n_train=len(data.y_train), validation_split=validation_split
+    )
     return data
 
 
@@ -210,8 +218,16 @@ def _load_mnist1d(seed: int, n_train: int) -> Dataset:
         )
     x, y, xt, yt = (a.copy() for a in _mnist1d_arrays(seed, n_train))
     return Dataset(
-        "mnist1d", x, y, xt, yt, num_classes=10,
-        metadata={"source": "mnist1d.data.make_dataset (procedural, offline)", "generation_seed": seed},
+        "mnist1d",
+        x,
+        y,
+        xt,
+        yt,
+        num_classes=10,
+        metadata={
+            "source": "mnist1d.data.make_dataset (procedural, offline)",
+            "generation_seed": seed,
+        },
     )
 
 
@@ -226,7 +242,12 @@ def _load_digits(seed: int) -> Dataset:
         x, y, test_size=0.25, random_state=seed, stratify=y
     )
     return Dataset(
-        "digits", x_train, y_train, x_test, y_test, num_classes=10,
+        "digits",
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        num_classes=10,
         metadata={"source": "sklearn.datasets.load_digits (bundled, offline)"},
     )
 
@@ -242,14 +263,20 @@ def _is_cached(name: str, data_dir: str | None) -> bool:
     root = _keras_cache_dir(data_dir)
     if name == "fashion_mnist":
         folder = os.path.join(root, "fashion-mnist")
-        files = ["train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
-                 "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"]
+        files = [
+            "train-labels-idx1-ubyte.gz",
+            "train-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+            "t10k-images-idx3-ubyte.gz",
+        ]
         return all(os.path.exists(os.path.join(folder, f)) for f in files)
     if name == "cifar10":
         return os.path.isdir(os.path.join(root, "cifar-10-batches-py"))
     if name == "rock_paper_scissors":
         tfds_root = data_dir or os.environ.get(
-            "TFDS_DATA_DIR", os.path.join(os.path.expanduser("~"), "tensorflow_datasets"))
+            "TFDS_DATA_DIR",
+            os.path.join(os.path.expanduser("~"), "tensorflow_datasets"),
+        )
         return os.path.isdir(os.path.join(tfds_root, "rock_paper_scissors"))
     return False
 
@@ -275,13 +302,20 @@ def _load_online(name: str, data_dir: str | None) -> Dataset:
         return _load_rock_paper_scissors(data_dir)
     import keras
 
-    module = {"fashion_mnist": keras.datasets.fashion_mnist, "cifar10": keras.datasets.cifar10}[name]
+    module = {
+        "fashion_mnist": keras.datasets.fashion_mnist,
+        "cifar10": keras.datasets.cifar10,
+    }[name]
     (x, y), (xt, yt) = module.load_data()
     if x.ndim == 3:
         x, xt = x[..., None], xt[..., None]
     return Dataset(
-        name, (x / 255.0).astype("float32"), y.reshape(-1).astype("int32"),
-        (xt / 255.0).astype("float32"), yt.reshape(-1).astype("int32"), num_classes=10,
+        name,
+        (x / 255.0).astype("float32"),
+        y.reshape(-1).astype("int32"),
+        (xt / 255.0).astype("float32"),
+        yt.reshape(-1).astype("int32"),
+        num_classes=10,
         metadata={"source": f"keras.datasets.{name} (online, cached)"},
     )
 
@@ -298,16 +332,33 @@ def _load_rock_paper_scissors(data_dir: str | None, image_size: int = 128) -> Da
     from lrbook.env import quiet_import_tensorflow
 
     tf = quiet_import_tensorflow()
-    splits = tfds.load("rock_paper_scissors", split=["train", "test"], as_supervised=True, data_dir=data_dir)
+    splits = tfds.load(
+        "rock_paper_scissors",
+        split=["train", "test"],
+        as_supervised=True,
+        data_dir=data_dir,
+    )
 
     def to_arrays(ds):
-        ds = ds.map(lambda img, lbl: (tf.image.resize(img, (image_size, image_size)) / 255.0, lbl))
+        ds = ds.map(
+            lambda img, lbl: (
+                tf.image.resize(img, (image_size, image_size)) / 255.0,
+                lbl,
+            )
+        )
         xs, ys = zip(*tfds.as_numpy(ds))
         return np.stack(xs).astype("float32"), np.asarray(ys, dtype="int32")
 
     (x, y), (xt, yt) = (to_arrays(s) for s in splits)
     return Dataset(
-        "rock_paper_scissors", x, y, xt, yt, num_classes=3,
-        metadata={"source": "tensorflow_datasets rock_paper_scissors (online, cached)",
-                  "image_size": image_size},
+        "rock_paper_scissors",
+        x,
+        y,
+        xt,
+        yt,
+        num_classes=3,
+        metadata={
+            "source": "tensorflow_datasets rock_paper_scissors (online, cached)",
+            "image_size": image_size,
+        },
     )

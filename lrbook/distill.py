@@ -52,15 +52,28 @@ __all__ = [
 
 
 def _check_settings(temperature, lambda_soft, lambda_hard):
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
-        raise ValueError(f"Argument `temperature` must be a number > 0. Received: temperature={temperature!r}")
+    if (
+        not isinstance(temperature, (int, float))
+        or isinstance(temperature, bool)
+        or not temperature > 0
+    ):
+        raise ValueError(
+            f"Argument `temperature` must be a number > 0. Received: temperature={temperature!r}"
+        )
     for name, value in (("lambda_soft", lambda_soft), ("lambda_hard", lambda_hard)):
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-            raise ValueError(f"Argument `{name}` must be a number >= 0. Received: {name}={value!r}")
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not value >= 0
+        ):
+            raise ValueError(
+                f"Argument `{name}` must be a number >= 0. Received: {name}={value!r}"
+            )
     if lambda_soft + lambda_hard == 0:
         raise ValueError(
             "Arguments `lambda_soft` and `lambda_hard` must not both be 0. "
-            f"Received: lambda_soft={lambda_soft!r}, lambda_hard={lambda_hard!r}")
+            f"Received: lambda_soft={lambda_soft!r}, lambda_hard={lambda_hard!r}"
+        )
 
 
 def temperature_softmax(logits, temperature=1.0, axis=-1):
@@ -87,13 +100,21 @@ def temperature_softmax(logits, temperature=1.0, axis=-1):
         >>> np.round(keras.ops.convert_to_numpy(p), 4)
         array([0.5065, 0.3072, 0.1863], dtype=float32)
     """
-    if not isinstance(temperature, (int, float)) or isinstance(temperature, bool) or not temperature > 0:
-        raise ValueError(f"Argument `temperature` must be a number > 0. Received: temperature={temperature!r}")
+    if (
+        not isinstance(temperature, (int, float))
+        or isinstance(temperature, bool)
+        or not temperature > 0
+    ):
+        raise ValueError(
+            f"Argument `temperature` must be a number > 0. Received: temperature={temperature!r}"
+        )
     logits = ops.convert_to_tensor(logits, dtype="float32")
     return ops.softmax(logits / temperature, axis=axis)
 
 
-def distillation_loss(y_true, student_logits, teacher_logits, *, temperature, lambda_soft, lambda_hard):
+def distillation_loss(
+    y_true, student_logits, teacher_logits, *, temperature, lambda_soft, lambda_hard
+):
     """The distillation loss ``(lambda_soft T^2 L_soft + lambda_hard L_hard) / (lambda_soft + lambda_hard)``.
 
     ```python
@@ -126,26 +147,42 @@ def distillation_loss(y_true, student_logits, teacher_logits, *, temperature, la
         >>> float(distillation_loss(np.array([0, 1]), s, t, temperature=1.0, lambda_soft=1, lambda_hard=0))
         0.4330...
     """
-    return ops.mean(_per_sample_loss(y_true, student_logits, teacher_logits, temperature, lambda_soft, lambda_hard))
+    return ops.mean(
+        _per_sample_loss(
+            y_true,
+            student_logits,
+            teacher_logits,
+            temperature,
+            lambda_soft,
+            lambda_hard,
+        )
+    )
 
 
-def _per_sample_loss(y_true, student_logits, teacher_logits, temperature, lambda_soft, lambda_hard):
+def _per_sample_loss(
+    y_true, student_logits, teacher_logits, temperature, lambda_soft, lambda_hard
+):
     _check_settings(temperature, lambda_soft, lambda_hard)
     if y_true is None and lambda_hard > 0:
         raise ValueError(
             "Argument `y_true` is needed when `lambda_hard` > 0 (the hard term needs labels). "
-            f"Received: y_true=None, lambda_hard={lambda_hard!r}")
+            f"Received: y_true=None, lambda_hard={lambda_hard!r}"
+        )
     student_logits = ops.cast(ops.convert_to_tensor(student_logits), "float32")
-    teacher_logits = ops.stop_gradient(ops.cast(ops.convert_to_tensor(teacher_logits), "float32"))
+    teacher_logits = ops.stop_gradient(
+        ops.cast(ops.convert_to_tensor(teacher_logits), "float32")
+    )
     total = ops.zeros(ops.shape(student_logits)[:1])
     if lambda_soft > 0:
         log_p_teacher = ops.log_softmax(teacher_logits / temperature, axis=-1)
         log_p_student = ops.log_softmax(student_logits / temperature, axis=-1)
         kl = ops.sum(ops.exp(log_p_teacher) * (log_p_teacher - log_p_student), axis=-1)
-        total = total + lambda_soft * temperature ** 2 * kl
+        total = total + lambda_soft * temperature**2 * kl
     if lambda_hard > 0:
         labels = ops.cast(ops.reshape(ops.convert_to_tensor(y_true), (-1,)), "int32")
-        hard = keras.losses.sparse_categorical_crossentropy(labels, student_logits, from_logits=True)
+        hard = keras.losses.sparse_categorical_crossentropy(
+            labels, student_logits, from_logits=True
+        )
         total = total + lambda_hard * hard
     return total / (lambda_soft + lambda_hard)
 
@@ -191,7 +228,8 @@ def pack_targets(y, teacher_logits):
     if t.ndim != 2 or len(t) != len(y):
         raise ValueError(
             "Argument `teacher_logits` must be 2-D with one row per label. "
-            f"Received: teacher_logits.shape={t.shape}, {len(y)} labels")
+            f"Received: teacher_logits.shape={t.shape}, {len(y)} labels"
+        )
     return np.concatenate([y, t], axis=1)
 
 
@@ -212,7 +250,14 @@ class DistillationLoss(keras.losses.Loss):
         temperature, lambda_soft, lambda_hard: as :func:`distillation_loss`.
     """
 
-    def __init__(self, temperature=4.0, lambda_soft=1.0, lambda_hard=1.0, name="distillation_loss", **kwargs):
+    def __init__(
+        self,
+        temperature=4.0,
+        lambda_soft=1.0,
+        lambda_hard=1.0,
+        name="distillation_loss",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         _check_settings(temperature, lambda_soft, lambda_hard)
         self.temperature = float(temperature)
@@ -222,12 +267,22 @@ class DistillationLoss(keras.losses.Loss):
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "float32")
         labels = y_true[:, 0] if self.lambda_hard > 0 else None
-        return _per_sample_loss(labels, y_pred, y_true[:, 1:], self.temperature, self.lambda_soft,
-                                self.lambda_hard)
+        return _per_sample_loss(
+            labels,
+            y_pred,
+            y_true[:, 1:],
+            self.temperature,
+            self.lambda_soft,
+            self.lambda_hard,
+        )
 
     def get_config(self):
         config = super().get_config()
-        config.update(temperature=self.temperature, lambda_soft=self.lambda_soft, lambda_hard=self.lambda_hard)
+        config.update(
+            temperature=self.temperature,
+            lambda_soft=self.lambda_soft,
+            lambda_hard=self.lambda_hard,
+        )
         return config
 
 
@@ -273,11 +328,22 @@ class Distiller(keras.Model):
             is not a ``keras.Model``.
     """
 
-    def __init__(self, student, teacher, *, temperature=4.0, lambda_soft=1.0, lambda_hard=1.0, **kwargs):
+    def __init__(
+        self,
+        student,
+        teacher,
+        *,
+        temperature=4.0,
+        lambda_soft=1.0,
+        lambda_hard=1.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         for name, value in (("student", student), ("teacher", teacher)):
             if not isinstance(value, keras.Model):
-                raise ValueError(f"Argument `{name}` must be a keras.Model. Received: {name}={value!r}")
+                raise ValueError(
+                    f"Argument `{name}` must be a keras.Model. Received: {name}={value!r}"
+                )
         _check_settings(temperature, lambda_soft, lambda_hard)
         self.student = student
         self.teacher = teacher
@@ -289,13 +355,20 @@ class Distiller(keras.Model):
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
         if y_pred is None:
             y_pred = self(x, training=training)
         teacher_logits = self.teacher(x, training=False)
         loss = distillation_loss(
-            y if self.lambda_hard > 0 else None, y_pred, teacher_logits, temperature=self.temperature,
-            lambda_soft=self.lambda_soft, lambda_hard=self.lambda_hard)
+            y if self.lambda_hard > 0 else None,
+            y_pred,
+            teacher_logits,
+            temperature=self.temperature,
+            lambda_soft=self.lambda_soft,
+            lambda_hard=self.lambda_hard,
+        )
         if self.losses:  # the student's regularizers, if any
             loss = loss + ops.sum(ops.stack(self.student.losses))
         return loss

@@ -61,7 +61,9 @@ __all__ = [
 
 def _check(name, value, ok, expected):
     if not ok:
-        raise ValueError(f"Argument `{name}` must be {expected}. Received: {name}={value!r}")
+        raise ValueError(
+            f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
+        )
 
 
 # ----------------------------------------------------------------------------- replicas in one process
@@ -87,14 +89,20 @@ def configure_cpu_devices(n: int) -> list:
         ['/device:CPU:0', '/device:CPU:1', '/device:CPU:2', '/device:CPU:3']
         >>> strategy = tf.distribute.MirroredStrategy(configure_cpu_devices(4))  # doctest: +SKIP
     """
-    _check("n", n, isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1,
-           "a positive integer")
+    _check(
+        "n",
+        n,
+        isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1,
+        "a positive integer",
+    )
     from lrbook.env import quiet_import_tensorflow
 
     tf = quiet_import_tensorflow()
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * int(n))
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * int(n)
+        )
     except RuntimeError as err:
         have = tf.config.list_logical_devices("CPU")
         if len(have) != n:
@@ -142,11 +150,17 @@ def replica_gradients(strategy, model, x, y, loss_fn=None) -> list:
 
     x = np.asarray(x)
     y = np.asarray(y)
-    _check("x", x.shape, x.ndim >= 1 and len(x) >= strategy.num_replicas_in_sync,
-           f"a batch of at least num_replicas_in_sync={strategy.num_replicas_in_sync} examples")
+    _check(
+        "x",
+        x.shape,
+        x.ndim >= 1 and len(x) >= strategy.num_replicas_in_sync,
+        f"a batch of at least num_replicas_in_sync={strategy.num_replicas_in_sync} examples",
+    )
     _check("y", y.shape, y.shape[:1] == x.shape[:1], f"as long as `x` ({len(x)})")
     if loss_fn is None:
-        loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+        loss_fn = keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction=None
+        )
     global_batch = len(x)
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(global_batch)
     dist = strategy.experimental_distribute_dataset(dataset)
@@ -160,7 +174,10 @@ def replica_gradients(strategy, model, x, y, loss_fn=None) -> list:
             return tape.gradient(loss, [v.value for v in model.trainable_variables])
 
         per_replica = strategy.run(replica_fn, args=batch)
-        return [strategy.reduce(tf.distribute.ReduceOp.SUM, g, axis=None) for g in per_replica]
+        return [
+            strategy.reduce(tf.distribute.ReduceOp.SUM, g, axis=None)
+            for g in per_replica
+        ]
 
     grads = step(next(iter(dist)))
     return [np.asarray(g) for g in grads]
@@ -198,12 +215,30 @@ def tf_config(cluster: dict, task_type: str, index: int) -> dict:
         >>> tf_config({"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]}, "worker", 1)
         {'cluster': {'worker': ['127.0.0.1:2222', '127.0.0.1:2223']}, 'task': {'type': 'worker', 'index': 1}}
     """
-    _check("cluster", cluster, isinstance(cluster, dict) and cluster and all(
-        isinstance(v, list) and v for v in cluster.values()), "a dict {job: [address, ...]}")
-    _check("task_type", task_type, task_type in cluster, f"one of the cluster's jobs {sorted(cluster)}")
-    _check("index", index, isinstance(index, int) and 0 <= index < len(cluster[task_type]),
-           f"in [0, {len(cluster[task_type])})")
-    return {"cluster": {k: list(v) for k, v in cluster.items()}, "task": {"type": task_type, "index": index}}
+    _check(
+        "cluster",
+        cluster,
+        isinstance(cluster, dict)
+        and cluster
+        and all(isinstance(v, list) and v for v in cluster.values()),
+        "a dict {job: [address, ...]}",
+    )
+    _check(
+        "task_type",
+        task_type,
+        task_type in cluster,
+        f"one of the cluster's jobs {sorted(cluster)}",
+    )
+    _check(
+        "index",
+        index,
+        isinstance(index, int) and 0 <= index < len(cluster[task_type]),
+        f"in [0, {len(cluster[task_type])})",
+    )
+    return {
+        "cluster": {k: list(v) for k, v in cluster.items()},
+        "task": {"type": task_type, "index": index},
+    }
 
 
 def loopback_cluster(workers: int, ps: int = 0, host: str = "127.0.0.1") -> dict:
@@ -214,7 +249,12 @@ def loopback_cluster(workers: int, ps: int = 0, host: str = "127.0.0.1") -> dict
         >>> sorted(loopback_cluster(2, ps=1))
         ['chief', 'ps', 'worker']
     """
-    _check("workers", workers, isinstance(workers, int) and workers >= 1, "a positive integer")
+    _check(
+        "workers",
+        workers,
+        isinstance(workers, int) and workers >= 1,
+        "a positive integer",
+    )
     _check("ps", ps, isinstance(ps, int) and ps >= 0, "a non-negative integer")
     ports = iter(free_ports(workers + ps + (1 if ps else 0), host))
     cluster = {"worker": [f"{host}:{next(ports)}" for _ in range(workers)]}
@@ -271,8 +311,15 @@ def _stop(proc: subprocess.Popen) -> None:
 STARTED_PIDS: list[int] = []
 
 
-def run_cluster(target: str, *, workers: int = 2, ps: int = 0, kwargs: dict | None = None,
-                timeout: float = 180.0, env: dict | None = None) -> list[WorkerResult]:
+def run_cluster(
+    target: str,
+    *,
+    workers: int = 2,
+    ps: int = 0,
+    kwargs: dict | None = None,
+    timeout: float = 180.0,
+    env: dict | None = None,
+) -> list[WorkerResult]:
     """Run a TensorFlow cluster of processes on loopback; return what ``target`` returned.
 
     Two shapes, the two kinds of data parallelism:
@@ -313,23 +360,38 @@ def run_cluster(target: str, *, workers: int = 2, ps: int = 0, kwargs: dict | No
         >>> results[0].value["weights_digest"] == results[1].value["weights_digest"]  # doctest: +SKIP
         True
     """
-    _check("target", target, isinstance(target, str) and target.count(":") == 1 and all(target.split(":")),
-           "a string 'module:function'")
-    _check("timeout", timeout, isinstance(timeout, (int, float)) and timeout > 0, "> 0 seconds")
+    _check(
+        "target",
+        target,
+        isinstance(target, str) and target.count(":") == 1 and all(target.split(":")),
+        "a string 'module:function'",
+    )
+    _check(
+        "timeout",
+        timeout,
+        isinstance(timeout, (int, float)) and timeout > 0,
+        "> 0 seconds",
+    )
     kwargs = dict(kwargs or {})
     try:
         encoded = json.dumps(kwargs)
     except TypeError as err:
-        raise ValueError(f"Argument `kwargs` must be JSON-serializable. Received: kwargs={kwargs!r}") from err
+        raise ValueError(
+            f"Argument `kwargs` must be JSON-serializable. Received: kwargs={kwargs!r}"
+        ) from err
     cluster = loopback_cluster(workers, ps)
     package_root = str(Path(__file__).resolve().parent.parent)
     base_env = dict(os.environ)
-    base_env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, base_env.get("PYTHONPATH")]))
+    base_env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [package_root, base_env.get("PYTHONPATH")])
+    )
     base_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     base_env.update(env or {})
     if ps:
         runners = [("chief", 0)]
-        servers = [("worker", i) for i in range(workers)] + [("ps", i) for i in range(ps)]
+        servers = [("worker", i) for i in range(workers)] + [
+            ("ps", i) for i in range(ps)
+        ]
     else:
         runners, servers = [("worker", i) for i in range(workers)], []
     results: list[WorkerResult] = []
@@ -343,13 +405,19 @@ def run_cluster(target: str, *, workers: int = 2, ps: int = 0, kwargs: dict | No
             procs[task] = subprocess.Popen(
                 [sys.executable, "-m", "lrbook.distributed", *argv],
                 env=dict(base_env, TF_CONFIG=json.dumps(tf_config(cluster, job, i))),
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             STARTED_PIDS.append(procs[task].pid)
 
         def fail(task, message):
             logs[task].seek(0)
-            raise WorkerError(f"{task[0]} {task[1]} of the cluster running {target} {message}; "
-                              f"its log ends:\n{_tail(logs[task].read())}")
+            raise WorkerError(
+                f"{task[0]} {task[1]} of the cluster running {target} {message}; "
+                f"its log ends:\n{_tail(logs[task].read())}"
+            )
 
         t0 = time.perf_counter()
         try:
@@ -371,13 +439,22 @@ def run_cluster(target: str, *, workers: int = 2, ps: int = 0, kwargs: dict | No
                         if code != 0:
                             fail(task, f"exited with {code}")
                 if time.perf_counter() - t0 > timeout:
-                    raise WorkerError(f"the cluster running {target} did not finish in {timeout:g} s "
-                                      f"(finished: {sorted(ended)}); every process was killed")
+                    raise WorkerError(
+                        f"the cluster running {target} did not finish in {timeout:g} s "
+                        f"(finished: {sorted(ended)}); every process was killed"
+                    )
                 time.sleep(0.05)
             for task in runners:
                 logs[task].seek(0)
-                results.append(WorkerResult(f"{task[0]}:{task[1]}", json.loads(outs[task].read_text()),
-                                            procs[task].returncode, ended[task], logs[task].read()))
+                results.append(
+                    WorkerResult(
+                        f"{task[0]}:{task[1]}",
+                        json.loads(outs[task].read_text()),
+                        procs[task].returncode,
+                        ended[task],
+                        logs[task].read(),
+                    )
+                )
         finally:
             for p in procs.values():
                 _stop(p)
@@ -393,8 +470,13 @@ def _main(argv) -> int:
 
         tf = quiet_import_tensorflow()
         config = json.loads(os.environ["TF_CONFIG"])
-        server = tf.distribute.Server(tf.train.ClusterSpec(config["cluster"]), job_name=config["task"]["type"],
-                                      task_index=config["task"]["index"], protocol="grpc", start=True)
+        server = tf.distribute.Server(
+            tf.train.ClusterSpec(config["cluster"]),
+            job_name=config["task"]["type"],
+            task_index=config["task"]["index"],
+            protocol="grpc",
+            start=True,
+        )
         server.join()
         return 0
     target, out, kwargs = argv
@@ -435,8 +517,15 @@ def weights_digest(model) -> str:
     return h.hexdigest()
 
 
-def mnist1d_worker(epochs: int = 2, global_batch_size: int = 64, learning_rate: float = 0.05,
-                   n_train: int = 2000, seed: int = 0, momentum: float = 0.9, use_fit: bool = False) -> dict:
+def mnist1d_worker(
+    epochs: int = 2,
+    global_batch_size: int = 64,
+    learning_rate: float = 0.05,
+    n_train: int = 2000,
+    seed: int = 0,
+    momentum: float = 0.9,
+    use_fit: bool = False,
+) -> dict:
     """One worker of a ``MultiWorkerMirroredStrategy`` cluster training the book's CNN on MNIST-1D.
 
     Run it with :func:`run_cluster`. Every worker builds the same data and
@@ -466,15 +555,22 @@ def mnist1d_worker(epochs: int = 2, global_batch_size: int = 64, learning_rate: 
     keras.utils.set_random_seed(seed)
     ds = data.load("mnist1d", n_train=n_train, seed=None)
     options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train = (tf.data.Dataset.from_tensor_slices((ds.x_train, ds.y_train))
-             .shuffle(len(ds.y_train), seed=seed, reshuffle_each_iteration=True)
-             .batch(global_batch_size, drop_remainder=True).with_options(options))
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    train = (
+        tf.data.Dataset.from_tensor_slices((ds.x_train, ds.y_train))
+        .shuffle(len(ds.y_train), seed=seed, reshuffle_each_iteration=True)
+        .batch(global_batch_size, drop_remainder=True)
+        .with_options(options)
+    )
     with strategy.scope():
         model = models.cnn1d(ds.input_shape)
         optimizer = keras.optimizers.SGD(learning_rate, momentum=momentum)
         optimizer.build(model.trainable_variables)
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction=None
+    )
     if use_fit:
         models.compile_classifier(model, optimizer)
         model.fit(train, epochs=epochs, verbose=0)
@@ -490,13 +586,22 @@ def mnist1d_worker(epochs: int = 2, global_batch_size: int = 64, learning_rate: 
                 loss = tf.reduce_sum(loss_fn(y, logits)) / global_batch_size
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
-            hits = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
-                                                  tf.cast(y, tf.int32)), tf.float32))
+            hits = tf.reduce_sum(
+                tf.cast(
+                    tf.equal(
+                        tf.argmax(logits, -1, output_type=tf.int32),
+                        tf.cast(y, tf.int32),
+                    ),
+                    tf.float32,
+                )
+            )
             return loss, hits
 
         loss, hits = strategy.run(replica_step, args=batch)
-        return (strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
-                strategy.reduce(tf.distribute.ReduceOp.SUM, hits, axis=None))
+        return (
+            strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+            strategy.reduce(tf.distribute.ReduceOp.SUM, hits, axis=None),
+        )
 
     history = {"loss": [], "accuracy": []}
     seconds = []
@@ -523,8 +628,14 @@ def mnist1d_worker(epochs: int = 2, global_batch_size: int = 64, learning_rate: 
     }
 
 
-def ps_worker(steps: int = 300, batch_size: int = 64, learning_rate: float = 0.05, momentum: float = 0.9,
-              n_train: int = 2000, seed: int = 0) -> dict:
+def ps_worker(
+    steps: int = 300,
+    batch_size: int = 64,
+    learning_rate: float = 0.05,
+    momentum: float = 0.9,
+    n_train: int = 2000,
+    seed: int = 0,
+) -> dict:
     """The chief of a ``ParameterServerStrategy`` cluster: asynchronous SGD on MNIST-1D.
 
     Run it with ``run_cluster(..., workers=W, ps=P)``. The variables live on the
@@ -563,8 +674,12 @@ def ps_worker(steps: int = 300, batch_size: int = 64, learning_rate: float = 0.0
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
     def dataset_fn():
-        return (tf.data.Dataset.from_tensor_slices((ds.x_train, ds.y_train))
-                .shuffle(len(ds.y_train), seed=seed).repeat().batch(batch_size))
+        return (
+            tf.data.Dataset.from_tensor_slices((ds.x_train, ds.y_train))
+            .shuffle(len(ds.y_train), seed=seed)
+            .repeat()
+            .batch(batch_size)
+        )
 
     iterator = iter(coordinator.create_per_worker_dataset(dataset_fn))
 
@@ -588,14 +703,18 @@ def ps_worker(steps: int = 300, batch_size: int = 64, learning_rate: float = 0.0
     coordinator.join()
     seconds = time.perf_counter() - t0
     fetched = [r.fetch() for r in remote]
-    logits = np.asarray(model(ds.x_test, training=False))  # the chief reads the variables from the ps
+    logits = np.asarray(
+        model(ds.x_test, training=False)
+    )  # the chief reads the variables from the ps
     return {
         "steps": steps,
         "seconds": seconds,
         "loss": [float(loss) for loss, _ in fetched[::10]],
         "staleness": [int(st) for _, st in fetched],
         "test_accuracy": float(np.mean(np.argmax(logits, -1) == ds.y_test)),
-        "workers": int(strategy.extended._num_workers) if hasattr(strategy.extended, "_num_workers") else None,
+        "workers": int(strategy.extended._num_workers)
+        if hasattr(strategy.extended, "_num_workers")
+        else None,
         "variable_devices": sorted({v.value.device for v in model.trainable_variables}),
     }
 
@@ -613,9 +732,18 @@ def linear_scaling(base_lr: float, base_batch_size: int, batch_size: int) -> flo
         0.2
     """
     _check("base_lr", base_lr, isinstance(base_lr, (int, float)) and base_lr > 0, "> 0")
-    _check("base_batch_size", base_batch_size, isinstance(base_batch_size, int) and base_batch_size > 0,
-           "a positive integer")
-    _check("batch_size", batch_size, isinstance(batch_size, int) and batch_size > 0, "a positive integer")
+    _check(
+        "base_batch_size",
+        base_batch_size,
+        isinstance(base_batch_size, int) and base_batch_size > 0,
+        "a positive integer",
+    )
+    _check(
+        "batch_size",
+        batch_size,
+        isinstance(batch_size, int) and batch_size > 0,
+        "a positive integer",
+    )
     return float(base_lr) * batch_size / base_batch_size
 
 
@@ -638,11 +766,18 @@ def delayed_gd_threshold(delay: int) -> float:
         >>> delayed_gd_threshold(0), round(delayed_gd_threshold(1), 4)
         (2.0, 1.0)
     """
-    _check("delay", delay, isinstance(delay, (int, np.integer)) and delay >= 0, "a non-negative integer")
+    _check(
+        "delay",
+        delay,
+        isinstance(delay, (int, np.integer)) and delay >= 0,
+        "a non-negative integer",
+    )
     return 2.0 * math.sin(math.pi / (2 * (2 * int(delay) + 1)))
 
 
-def delayed_gd(curvature: float, lr: float, delay: int, steps: int, x0: float = 1.0) -> np.ndarray:
+def delayed_gd(
+    curvature: float, lr: float, delay: int, steps: int, x0: float = 1.0
+) -> np.ndarray:
     """Simulate ``x[t+1] = x[t] - lr * curvature * x[t - delay]`` (``x[t] = x0`` for ``t <= 0``).
 
     Returns:
@@ -654,16 +789,36 @@ def delayed_gd(curvature: float, lr: float, delay: int, steps: int, x0: float = 
     """
     _check("curvature", curvature, curvature > 0, "> 0")
     _check("lr", lr, lr > 0, "> 0")
-    _check("delay", delay, isinstance(delay, (int, np.integer)) and delay >= 0, "a non-negative integer")
-    _check("steps", steps, isinstance(steps, (int, np.integer)) and steps >= 1, "a positive integer")
+    _check(
+        "delay",
+        delay,
+        isinstance(delay, (int, np.integer)) and delay >= 0,
+        "a non-negative integer",
+    )
+    _check(
+        "steps",
+        steps,
+        isinstance(steps, (int, np.integer)) and steps >= 1,
+        "a positive integer",
+    )
     x = np.full(steps + 1 + delay, float(x0))
     for t in range(delay, delay + steps):
         x[t + 1] = x[t] - lr * curvature * x[t - delay]
     return x[delay:]
 
 
-def train_delayed_sgd(model, x, y, *, learning_rate: float, delay: int, epochs: int = 1,
-                      batch_size: int = 64, seed: int = 0, momentum: float = 0.0) -> dict:
+def train_delayed_sgd(
+    model,
+    x,
+    y,
+    *,
+    learning_rate: float,
+    delay: int,
+    epochs: int = 1,
+    batch_size: int = 64,
+    seed: int = 0,
+    momentum: float = 0.0,
+) -> dict:
     """Train ``model`` with SGD whose every gradient is computed at the weights of ``delay`` steps ago.
 
     This is the stale gradient of asynchronous data parallelism, made exact and
@@ -696,9 +851,21 @@ def train_delayed_sgd(model, x, y, *, learning_rate: float, delay: int, epochs: 
     import keras
 
     _check("learning_rate", learning_rate, learning_rate > 0, "> 0")
-    _check("delay", delay, isinstance(delay, (int, np.integer)) and delay >= 0, "a non-negative integer")
-    _check("epochs", epochs, isinstance(epochs, int) and epochs >= 1, "a positive integer")
-    _check("batch_size", batch_size, isinstance(batch_size, int) and batch_size >= 1, "a positive integer")
+    _check(
+        "delay",
+        delay,
+        isinstance(delay, (int, np.integer)) and delay >= 0,
+        "a non-negative integer",
+    )
+    _check(
+        "epochs", epochs, isinstance(epochs, int) and epochs >= 1, "a positive integer"
+    )
+    _check(
+        "batch_size",
+        batch_size,
+        isinstance(batch_size, int) and batch_size >= 1,
+        "a positive integer",
+    )
     _check("momentum", momentum, 0.0 <= momentum < 1.0, "in [0, 1)")
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     variables = model.trainable_variables
@@ -720,8 +887,10 @@ def train_delayed_sgd(model, x, y, *, learning_rate: float, delay: int, epochs: 
     for _ in range(epochs):
         order = rng.permutation(n)
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
-            stale = history[0]  # the oldest kept weights: `delay` steps old once the queue is full
+            idx = order[start : start + batch_size]
+            stale = history[
+                0
+            ]  # the oldest kept weights: `delay` steps old once the queue is full
             loss, grads = grad_at(stale, tf.constant(x[idx]), tf.constant(y[idx]))
             loss = float(loss)
             losses.append(loss)

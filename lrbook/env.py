@@ -175,19 +175,28 @@ def mixed_precision_requested(value: bool | None = None) -> bool:
     """
     if value is not None:
         if not isinstance(value, bool):
-            raise ValueError(f"Argument `mixed_precision` must be True, False or None. Received: {value!r}")
+            raise ValueError(
+                f"Argument `mixed_precision` must be True, False or None. Received: {value!r}"
+            )
         return value
     raw = os.environ.get(MIXED_PRECISION_ENV, "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
         return True
-    raise ValueError(f"Argument `${MIXED_PRECISION_ENV}` must be 1/0, true/false, yes/no or on/off. "
-                     f"Received: {raw!r}")
+    raise ValueError(
+        f"Argument `${MIXED_PRECISION_ENV}` must be 1/0, true/false, yes/no or on/off. "
+        f"Received: {raw!r}"
+    )
 
 
-def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True,
-          mixed_precision: bool | None = None) -> dict:
+def setup(
+    profile: str | None = None,
+    *,
+    seed: int = 0,
+    verbose: bool = True,
+    mixed_precision: bool | None = None,
+) -> dict:
     """The setup every chapter runs: quiet import, seeds, profile, versions, precision.
 
     Args:
@@ -215,12 +224,23 @@ def setup(profile: str | None = None, *, seed: int = 0, verbose: bool = True,
     import keras
 
     set_seed(seed)
-    policy = "mixed_float16" if mixed_precision_requested(mixed_precision) else "float32"
+    policy = (
+        "mixed_float16" if mixed_precision_requested(mixed_precision) else "float32"
+    )
     keras.mixed_precision.set_global_policy(policy)
-    info = {"profile": profile, "device": device_name(), "precision": policy, **versions()}
+    info = {
+        "profile": profile,
+        "device": device_name(),
+        "precision": policy,
+        **versions(),
+    }
     if verbose:
         print(
             f"profile={profile} | device={info['device']} | precision={policy} | "
-            + " ".join(f"{k} {v}" for k, v in info.items() if k not in ("profile", "device", "precision"))
+            + " ".join(
+                f"{k} {v}"
+                for k, v in info.items()
+                if k not in ("profile", "device", "precision")
+            )
         )
     return info

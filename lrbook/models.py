@@ -35,7 +35,9 @@ NORMS = (None, "batch", "layer", "group", "instance")
 
 def _check(name, value, ok, expected):
     if not ok:
-        raise ValueError(f"Argument `{name}` must be {expected}. Received: {name}={value!r}")
+        raise ValueError(
+            f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
+        )
 
 
 def _norm_layer(norm: str | None, groups: int, name: str):
@@ -53,7 +55,12 @@ def _norm_layer(norm: str | None, groups: int, name: str):
 
 
 def _validate_common(num_classes, norm, dropout, width):
-    _check("num_classes", num_classes, isinstance(num_classes, int) and num_classes >= 2, "an integer >= 2")
+    _check(
+        "num_classes",
+        num_classes,
+        isinstance(num_classes, int) and num_classes >= 2,
+        "an integer >= 2",
+    )
     _check("norm", norm, norm in NORMS, f"one of {NORMS}")
     _check("dropout", dropout, 0.0 <= dropout < 1.0, "in [0, 1)")
     _check("width", width, width > 0, "> 0")
@@ -94,14 +101,28 @@ def mlp(
     Used in: chapter 1 (optimizers), the regularization chapter.
     """
     _validate_common(num_classes, norm, dropout, width)
-    _check("norm", norm, norm in (None, "batch", "layer"), "None, 'batch' or 'layer' for an MLP")
-    _check("hidden", hidden, len(hidden) >= 1 and all(int(h) > 0 for h in hidden), "a non-empty list of positive ints")
+    _check(
+        "norm",
+        norm,
+        norm in (None, "batch", "layer"),
+        "None, 'batch' or 'layer' for an MLP",
+    )
+    _check(
+        "hidden",
+        hidden,
+        len(hidden) >= 1 and all(int(h) > 0 for h in hidden),
+        "a non-empty list of positive ints",
+    )
     inputs = keras.Input(shape=tuple(input_shape))
     x = keras.layers.Flatten()(inputs)
     for i, units in enumerate(hidden):
         x = keras.layers.Dense(
-            max(1, int(round(units * width))), kernel_initializer=kernel_initializer,
-            kernel_regularizer=kernel_regularizer, use_bias=norm != "batch", name=f"dense_{i}")(x)
+            max(1, int(round(units * width))),
+            kernel_initializer=kernel_initializer,
+            kernel_regularizer=kernel_regularizer,
+            use_bias=norm != "batch",
+            name=f"dense_{i}",
+        )(x)
         layer = _norm_layer(norm, groups=8, name=f"norm_{i}")
         if layer is not None:
             x = layer(x)
@@ -109,22 +130,49 @@ def mlp(
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     outputs = keras.layers.Dense(
-        num_classes, kernel_initializer=kernel_initializer, kernel_regularizer=kernel_regularizer,
-        dtype=_LOGITS_DTYPE, name="logits")(x)
+        num_classes,
+        kernel_initializer=kernel_initializer,
+        kernel_regularizer=kernel_regularizer,
+        dtype=_LOGITS_DTYPE,
+        name="logits",
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def _conv_net(conv, pool, input_shape, num_classes, filters, kernel_size, norm, groups, dropout,
-              width, activation, kernel_regularizer, name):
+def _conv_net(
+    conv,
+    pool,
+    input_shape,
+    num_classes,
+    filters,
+    kernel_size,
+    norm,
+    groups,
+    dropout,
+    width,
+    activation,
+    kernel_regularizer,
+    name,
+):
     _validate_common(num_classes, norm, dropout, width)
-    _check("filters", filters, len(filters) >= 1 and all(int(f) > 0 for f in filters),
-           "a non-empty list of positive ints")
+    _check(
+        "filters",
+        filters,
+        len(filters) >= 1 and all(int(f) > 0 for f in filters),
+        "a non-empty list of positive ints",
+    )
     inputs = keras.Input(shape=tuple(input_shape))
     x = inputs
     for i, f in enumerate(filters):
         channels = max(1, int(round(f * width)))
-        x = conv(channels, kernel_size, padding="same", use_bias=norm != "batch",
-                 kernel_regularizer=kernel_regularizer, name=f"conv_{i}")(x)
+        x = conv(
+            channels,
+            kernel_size,
+            padding="same",
+            use_bias=norm != "batch",
+            kernel_regularizer=kernel_regularizer,
+            name=f"conv_{i}",
+        )(x)
         layer = _norm_layer(norm, groups=min(groups, channels), name=f"norm_{i}")
         if layer is not None:
             x = layer(x)
@@ -133,8 +181,12 @@ def _conv_net(conv, pool, input_shape, num_classes, filters, kernel_size, norm, 
     x = keras.layers.Flatten()(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, kernel_regularizer=kernel_regularizer, dtype=_LOGITS_DTYPE,
-                                 name="logits")(x)
+    outputs = keras.layers.Dense(
+        num_classes,
+        kernel_regularizer=kernel_regularizer,
+        dtype=_LOGITS_DTYPE,
+        name="logits",
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -176,8 +228,21 @@ def cnn1d(
 
     Used in: every chapter (the book's default model).
     """
-    return _conv_net(keras.layers.Conv1D, keras.layers.MaxPooling1D, input_shape, num_classes, filters,
-                     kernel_size, norm, groups, dropout, width, activation, kernel_regularizer, name)
+    return _conv_net(
+        keras.layers.Conv1D,
+        keras.layers.MaxPooling1D,
+        input_shape,
+        num_classes,
+        filters,
+        kernel_size,
+        norm,
+        groups,
+        dropout,
+        width,
+        activation,
+        kernel_regularizer,
+        name,
+    )
 
 
 def cnn2d(
@@ -204,8 +269,21 @@ def cnn2d(
 
     Used in: the schedules chapter (Fashion-MNIST variant), the LR-finder chapter (digits).
     """
-    return _conv_net(keras.layers.Conv2D, keras.layers.MaxPooling2D, input_shape, num_classes, filters,
-                     kernel_size, norm, groups, dropout, width, activation, kernel_regularizer, name)
+    return _conv_net(
+        keras.layers.Conv2D,
+        keras.layers.MaxPooling2D,
+        input_shape,
+        num_classes,
+        filters,
+        kernel_size,
+        norm,
+        groups,
+        dropout,
+        width,
+        activation,
+        kernel_regularizer,
+        name,
+    )
 
 
 def resnet(
@@ -251,33 +329,60 @@ def resnet(
     Used in: the super-convergence chapter (its CIFAR-10 variant).
     """
     _validate_common(num_classes, norm, 0.0, width)
-    _check("depth", depth, isinstance(depth, int) and depth >= 8 and (depth - 2) % 6 == 0, "6n + 2 with n >= 1")
-    _check("input_shape", input_shape, len(tuple(input_shape)) == 3, "(height, width, channels)")
+    _check(
+        "depth",
+        depth,
+        isinstance(depth, int) and depth >= 8 and (depth - 2) % 6 == 0,
+        "6n + 2 with n >= 1",
+    )
+    _check(
+        "input_shape",
+        input_shape,
+        len(tuple(input_shape)) == 3,
+        "(height, width, channels)",
+    )
     n = (depth - 2) // 6
 
     def conv(x, channels, kernel, stride, label):
-        x = keras.layers.Conv2D(channels, kernel, strides=stride, padding="same", use_bias=norm != "batch",
-                                kernel_initializer="he_normal", name=f"{label}_conv")(x)
+        x = keras.layers.Conv2D(
+            channels,
+            kernel,
+            strides=stride,
+            padding="same",
+            use_bias=norm != "batch",
+            kernel_initializer="he_normal",
+            name=f"{label}_conv",
+        )(x)
         layer = _norm_layer(norm, groups=min(groups, channels), name=f"{label}_norm")
         return layer(x) if layer is not None else x
 
     inputs = keras.Input(shape=tuple(input_shape))
-    x = keras.layers.Activation("relu", name="stem_act")(conv(inputs, max(1, round(16 * width)), 3, 1, "stem"))
+    x = keras.layers.Activation("relu", name="stem_act")(
+        conv(inputs, max(1, round(16 * width)), 3, 1, "stem")
+    )
     for stage, base in enumerate((16, 32, 64)):
         channels = max(1, round(base * width))
         for block in range(n):
             stride = 2 if stage > 0 and block == 0 else 1
             label = f"s{stage}b{block}"
-            y = keras.layers.Activation("relu", name=f"{label}_act1")(conv(x, channels, 3, stride, f"{label}_a"))
+            y = keras.layers.Activation("relu", name=f"{label}_act1")(
+                conv(x, channels, 3, stride, f"{label}_a")
+            )
             y = conv(y, channels, 3, 1, f"{label}_b")
-            shortcut = conv(x, channels, 1, stride, f"{label}_proj") if stride == 2 else x
-            x = keras.layers.Activation("relu", name=f"{label}_act2")(keras.layers.Add(name=f"{label}_add")([y, shortcut]))
+            shortcut = (
+                conv(x, channels, 1, stride, f"{label}_proj") if stride == 2 else x
+            )
+            x = keras.layers.Activation("relu", name=f"{label}_act2")(
+                keras.layers.Add(name=f"{label}_add")([y, shortcut])
+            )
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = keras.layers.Dense(num_classes, dtype=_LOGITS_DTYPE, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def compile_classifier(model: keras.Model, optimizer, *, metrics=("accuracy",), **kwargs) -> keras.Model:
+def compile_classifier(
+    model: keras.Model, optimizer, *, metrics=("accuracy",), **kwargs
+) -> keras.Model:
     """Compile ``model`` (which outputs logits) for integer-label classification.
 
     Returns the model, so ``compile_classifier(cnn1d(), "adam").fit(...)`` reads well.

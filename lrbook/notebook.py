@@ -10,7 +10,17 @@ from __future__ import annotations
 import ast
 import json
 
-__all__ = ["GLUED", "HEADLINES", "HEADLINES_NAME", "Text", "glue", "glue_summary", "headline", "glue_headlines", "read_glued"]
+__all__ = [
+    "GLUED",
+    "HEADLINES",
+    "HEADLINES_NAME",
+    "Text",
+    "glue",
+    "glue_summary",
+    "headline",
+    "glue_headlines",
+    "read_glued",
+]
 
 #: Everything glued in this kernel, by name (for tests and the results page).
 GLUED: dict = {}
@@ -63,7 +73,9 @@ def glue(name: str, value, *, display: bool = False):
         0.9123
     """
     if not isinstance(name, str) or not name:
-        raise ValueError(f"Argument `name` must be a non-empty string. Received: name={name!r}")
+        raise ValueError(
+            f"Argument `name` must be a non-empty string. Received: name={name!r}"
+        )
     if isinstance(value, str) and not isinstance(value, Text):
         value = Text(value)
     elif hasattr(value, "item") and getattr(value, "ndim", None) == 0:
@@ -111,8 +123,12 @@ def headline(label: str, value: str, *, n: int | None = None, note: str = "") ->
         >>> headline("Best optimizer (test accuracy)", f"Adam: {s.mean:.3f} ± {s.std:.3f}", n=s.n)
     """
     if not label:
-        raise ValueError(f"Argument `label` must be a non-empty string. Received: label={label!r}")
-    HEADLINES.append({"label": str(label), "value": str(value), "n": n, "note": str(note)})
+        raise ValueError(
+            f"Argument `label` must be a non-empty string. Received: label={label!r}"
+        )
+    HEADLINES.append(
+        {"label": str(label), "value": str(value), "n": n, "note": str(note)}
+    )
 
 
 def glue_headlines() -> list:
@@ -145,6 +161,8 @@ def read_glued(path) -> dict:
             if text is not None:
                 text = "".join(text) if isinstance(text, list) else text
                 # A Text that is a literal of another form is stored quoted (see Text): unquote it.
-                value = _literal(text) if text[:1] in "'\"" and text[-1:] in "'\"" else None
+                value = (
+                    _literal(text) if text[:1] in "'\"" and text[-1:] in "'\"" else None
+                )
                 out[meta["name"]] = value if isinstance(value, str) else text
     return out

@@ -136,8 +136,12 @@ class SGD(_ScheduledMomentum, keras.optimizers.SGD):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         value, schedule = self._split_momentum(momentum)
-        super().__init__(learning_rate=learning_rate, momentum=0.0 if schedule is not None else value,
-                         nesterov=nesterov, **kwargs)
+        super().__init__(
+            learning_rate=learning_rate,
+            momentum=0.0 if schedule is not None else value,
+            nesterov=nesterov,
+            **kwargs,
+        )
         self._init_momentum_schedule(schedule)
 
     def build(self, variables):
@@ -154,10 +158,19 @@ class SGD(_ScheduledMomentum, keras.optimizers.SGD):
         gradient = ops.cast(gradient, variable.dtype)
         m = self.momentums[self._get_variable_index(variable)]
         momentum = ops.cast(self.momentum, variable.dtype)
-        self.assign(m, ops.subtract(ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)))
+        self.assign(
+            m,
+            ops.subtract(
+                ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)
+            ),
+        )
         if self.nesterov:
-            self.assign_add(variable, ops.subtract(ops.multiply(m, momentum),
-                                                   ops.multiply(gradient, learning_rate)))
+            self.assign_add(
+                variable,
+                ops.subtract(
+                    ops.multiply(m, momentum), ops.multiply(gradient, learning_rate)
+                ),
+            )
         else:
             self.assign_add(variable, m)
 
@@ -191,7 +204,11 @@ class Adam(_ScheduledMomentum, keras.optimizers.Adam):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, **kwargs):
         value, schedule = self._split_momentum(beta_1)
-        super().__init__(learning_rate=learning_rate, beta_1=0.9 if schedule is not None else value, **kwargs)
+        super().__init__(
+            learning_rate=learning_rate,
+            beta_1=0.9 if schedule is not None else value,
+            **kwargs,
+        )
         self._init_momentum_schedule(schedule)
 
 
@@ -223,8 +240,12 @@ class AdamW(_ScheduledMomentum, keras.optimizers.AdamW):
 
     def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, **kwargs):
         value, schedule = self._split_momentum(beta_1)
-        super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
-                         beta_1=0.9 if schedule is not None else value, **kwargs)
+        super().__init__(
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            beta_1=0.9 if schedule is not None else value,
+            **kwargs,
+        )
         self._init_momentum_schedule(schedule)
 
 

@@ -17,8 +17,18 @@ def _axes(ax):
     return ax
 
 
-def plot_curves(df, metric: str = "test_accuracy", *, x: str = "epoch", by: str = "arm", ax=None,
-                band: str = "std", ylabel: str | None = None, logy: bool = False, arms=None):
+def plot_curves(
+    df,
+    metric: str = "test_accuracy",
+    *,
+    x: str = "epoch",
+    by: str = "arm",
+    ax=None,
+    band: str = "std",
+    ylabel: str | None = None,
+    logy: bool = False,
+    arms=None,
+):
     """Mean of ``metric`` against ``x`` per group, with a shaded spread over seeds.
 
     Args:
@@ -40,10 +50,13 @@ def plot_curves(df, metric: str = "test_accuracy", *, x: str = "epoch", by: str 
         >>> ax = plot_curves(df, "loss", x="time", logy=True)      # against wall time
     """
     if metric not in df:
-
-        raise ValueError(f"Argument `metric` must be a column of the table. Received: metric={metric!r}")
+        raise ValueError(
+            f"Argument `metric` must be a column of the table. Received: metric={metric!r}"
+        )
     if band not in ("std", "minmax", None):
-        raise ValueError(f"Argument `band` must be 'std', 'minmax' or None. Received: band={band!r}")
+        raise ValueError(
+            f"Argument `band` must be 'std', 'minmax' or None. Received: band={band!r}"
+        )
     ax = _axes(ax)
     for name in arms if arms is not None else list(dict.fromkeys(df[by])):
         g = df[df[by] == name].groupby(x)[metric]
@@ -52,9 +65,18 @@ def plot_curves(df, metric: str = "test_accuracy", *, x: str = "epoch", by: str 
         n = int(g.count().max())
         if band == "std" and n > 1:
             std = g.std().fillna(0.0)
-            ax.fill_between(mean.index, mean - std, mean + std, color=line.get_color(), alpha=0.18, lw=0)
+            ax.fill_between(
+                mean.index,
+                mean - std,
+                mean + std,
+                color=line.get_color(),
+                alpha=0.18,
+                lw=0,
+            )
         elif band == "minmax" and n > 1:
-            ax.fill_between(mean.index, g.min(), g.max(), color=line.get_color(), alpha=0.18, lw=0)
+            ax.fill_between(
+                mean.index, g.min(), g.max(), color=line.get_color(), alpha=0.18, lw=0
+            )
     ax.set_xlabel({"epoch": "epoch", "time": "training time (s)"}.get(x, x))
     if x == "epoch":
         from matplotlib.ticker import MaxNLocator
@@ -92,12 +114,14 @@ def book_style() -> None:
     """
     import matplotlib as mpl
 
-    mpl.rcParams.update({
-        "figure.dpi": 110,
-        "savefig.dpi": 110,
-        "figure.figsize": (6.4, 4.0),
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "axes.titlesize": "medium",
-        "legend.frameon": False,
-    })
+    mpl.rcParams.update(
+        {
+            "figure.dpi": 110,
+            "savefig.dpi": 110,
+            "figure.figsize": (6.4, 4.0),
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.titlesize": "medium",
+            "legend.frameon": False,
+        }
+    )

@@ -28,17 +28,31 @@ from lrbook.env import quiet_import_tensorflow
 quiet_import_tensorflow()
 import keras  # noqa: E402
 
-__all__ = ["polynomial_sparsity", "magnitude_mask", "prunable_kernels", "sparsity", "MagnitudePruning"]
+__all__ = [
+    "polynomial_sparsity",
+    "magnitude_mask",
+    "prunable_kernels",
+    "sparsity",
+    "MagnitudePruning",
+]
 
 
 def _check_fraction(name, value, upper_open=True):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value and (
-        value < 1 if upper_open else value <= 1)
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and 0 <= value
+        and (value < 1 if upper_open else value <= 1)
+    )
     if not ok:
-        raise ValueError(f"Argument `{name}` must be a number in [0, 1). Received: {name}={value!r}")
+        raise ValueError(
+            f"Argument `{name}` must be a number in [0, 1). Received: {name}={value!r}"
+        )
 
 
-def polynomial_sparsity(step, *, initial=0.0, final=0.5, begin_step=0, end_step=100, power=3.0):
+def polynomial_sparsity(
+    step, *, initial=0.0, final=0.5, begin_step=0, end_step=100, power=3.0
+):
     """Zhu and Gupta's polynomial sparsity schedule (tfmot's ``PolynomialDecay``).
 
     ```python
@@ -70,12 +84,17 @@ def polynomial_sparsity(step, *, initial=0.0, final=0.5, begin_step=0, end_step=
     _check_fraction("initial", initial)
     _check_fraction("final", final)
     if not isinstance(begin_step, (int, np.integer)) or begin_step < 0:
-        raise ValueError(f"Argument `begin_step` must be an integer >= 0. Received: begin_step={begin_step!r}")
+        raise ValueError(
+            f"Argument `begin_step` must be an integer >= 0. Received: begin_step={begin_step!r}"
+        )
     if not isinstance(end_step, (int, np.integer)) or end_step <= begin_step:
         raise ValueError(
-            f"Argument `end_step` must be an integer > begin_step ({begin_step}). Received: end_step={end_step!r}")
+            f"Argument `end_step` must be an integer > begin_step ({begin_step}). Received: end_step={end_step!r}"
+        )
     if not isinstance(power, (int, float)) or not power > 0:
-        raise ValueError(f"Argument `power` must be a number > 0. Received: power={power!r}")
+        raise ValueError(
+            f"Argument `power` must be a number > 0. Received: power={power!r}"
+        )
     pos = min(max((float(step) - begin_step) / (end_step - begin_step), 0.0), 1.0)
     return float(final + (initial - final) * (1.0 - pos) ** power)
 
@@ -110,7 +129,12 @@ def magnitude_mask(weights, sparsity):
     return mask.reshape(w.shape)
 
 
-_PRUNABLE = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+_PRUNABLE = (
+    keras.layers.Dense,
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+)
 
 
 def prunable_kernels(model):
@@ -122,8 +146,13 @@ def prunable_kernels(model):
         >>> [tuple(v.shape) for v in prunable_kernels(models.cnn1d(filters=(8,)))]
         [(5, 1, 8), (160, 10)]
     """
-    kernels = {id(layer.kernel) for layer in model._flatten_layers(include_self=False, recursive=True)
-               if isinstance(layer, _PRUNABLE) and layer.trainable and getattr(layer, "kernel", None) is not None}
+    kernels = {
+        id(layer.kernel)
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, _PRUNABLE)
+        and layer.trainable
+        and getattr(layer, "kernel", None) is not None
+    }
     return [v for v in model.trainable_variables if id(v) in kernels]
 
 
@@ -134,8 +163,11 @@ def sparsity(model_or_variables):
         >>> sparsity([np.array([0.0, 1.0, 0.0, 2.0])])
         0.5
     """
-    values = prunable_kernels(model_or_variables) if isinstance(model_or_variables, keras.Model) \
+    values = (
+        prunable_kernels(model_or_variables)
+        if isinstance(model_or_variables, keras.Model)
         else list(model_or_variables)
+    )
     arrays = [np.asarray(keras.ops.convert_to_numpy(v)) for v in values]
     total = sum(a.size for a in arrays)
     if total == 0:
@@ -177,13 +209,29 @@ class MagnitudePruning(keras.callbacks.Callback):
         ValueError: as :func:`polynomial_sparsity`, or ``frequency < 1``.
     """
 
-    def __init__(self, target_sparsity, *, begin_step=0, end_step=100, frequency=10, initial_sparsity=0.0,
-                 power=3.0):
+    def __init__(
+        self,
+        target_sparsity,
+        *,
+        begin_step=0,
+        end_step=100,
+        frequency=10,
+        initial_sparsity=0.0,
+        power=3.0,
+    ):
         super().__init__()
-        polynomial_sparsity(0, initial=initial_sparsity, final=target_sparsity, begin_step=begin_step,
-                            end_step=end_step, power=power)  # validates
+        polynomial_sparsity(
+            0,
+            initial=initial_sparsity,
+            final=target_sparsity,
+            begin_step=begin_step,
+            end_step=end_step,
+            power=power,
+        )  # validates
         if not isinstance(frequency, (int, np.integer)) or frequency < 1:
-            raise ValueError(f"Argument `frequency` must be an integer >= 1. Received: frequency={frequency!r}")
+            raise ValueError(
+                f"Argument `frequency` must be an integer >= 1. Received: frequency={frequency!r}"
+            )
         self.target_sparsity = float(target_sparsity)
         self.begin_step = int(begin_step)
         self.end_step = int(end_step)
@@ -196,12 +244,20 @@ class MagnitudePruning(keras.callbacks.Callback):
 
     def scheduled_sparsity(self, step):
         """The schedule's sparsity at ``step``."""
-        return polynomial_sparsity(step, initial=self.initial_sparsity, final=self.target_sparsity,
-                                   begin_step=self.begin_step, end_step=self.end_step, power=self.power)
+        return polynomial_sparsity(
+            step,
+            initial=self.initial_sparsity,
+            final=self.target_sparsity,
+            begin_step=self.begin_step,
+            end_step=self.end_step,
+            power=self.power,
+        )
 
     def _update_masks(self):
         s = self.scheduled_sparsity(self.step)
-        self.masks = [magnitude_mask(keras.ops.convert_to_numpy(v), s) for v in self._kernels]
+        self.masks = [
+            magnitude_mask(keras.ops.convert_to_numpy(v), s) for v in self._kernels
+        ]
         self.history.append((self.step, s))
 
     def _apply(self):
@@ -211,14 +267,17 @@ class MagnitudePruning(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self._kernels = prunable_kernels(self.model)
         if not self._kernels:
-            raise ValueError("MagnitudePruning found no trainable Dense or Conv kernel in the model.")
+            raise ValueError(
+                "MagnitudePruning found no trainable Dense or Conv kernel in the model."
+            )
         if self.masks is None or len(self.masks) != len(self._kernels):
             self.masks = [np.ones(v.shape, "float32") for v in self._kernels]
 
     def on_train_batch_begin(self, batch, logs=None):
         t = self.step
-        if self.begin_step <= t <= self.end_step and ((t - self.begin_step) % self.frequency == 0
-                                                     or t == self.end_step):
+        if self.begin_step <= t <= self.end_step and (
+            (t - self.begin_step) % self.frequency == 0 or t == self.end_step
+        ):
             self._update_masks()
             self._apply()
 
@@ -239,4 +298,3 @@ class MagnitudePruning(keras.callbacks.Callback):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-

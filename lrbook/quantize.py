@@ -34,7 +34,13 @@ from lrbook.env import quiet_import_tensorflow
 quiet_import_tensorflow()
 import keras  # noqa: E402,F401  (TensorFlow imported quietly first)
 
-__all__ = ["to_tflite", "TFLiteModel", "weights_file_bytes", "gzipped_bytes", "median_latency_s"]
+__all__ = [
+    "to_tflite",
+    "TFLiteModel",
+    "weights_file_bytes",
+    "gzipped_bytes",
+    "median_latency_s",
+]
 
 
 def to_tflite(model, representative_inputs=None, *, num_calibration=200):
@@ -65,7 +71,9 @@ def to_tflite(model, representative_inputs=None, *, num_calibration=200):
         (1000, 10)
     """
     if not isinstance(num_calibration, (int, np.integer)) or num_calibration < 1:
-        raise ValueError(f"Argument `num_calibration` must be an integer >= 1. Received: num_calibration={num_calibration!r}")
+        raise ValueError(
+            f"Argument `num_calibration` must be an integer >= 1. Received: num_calibration={num_calibration!r}"
+        )
     import tensorflow as tf
 
     def configure(converter):
@@ -74,7 +82,7 @@ def to_tflite(model, representative_inputs=None, *, num_calibration=200):
 
             def representative():
                 for i in range(len(calib)):
-                    yield [calib[i:i + 1]]
+                    yield [calib[i : i + 1]]
 
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
             converter.representative_dataset = representative
@@ -87,14 +95,24 @@ def to_tflite(model, representative_inputs=None, *, num_calibration=200):
 
     # The converter prints the exported signature to stdout, warns about the (int8) input statistics it
     # calibrates itself, and logs from C++ to fd 2: keep a notebook's output readable.
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), _silenced_fd(2):
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        warnings.catch_warnings(),
+        _silenced_fd(2),
+    ):
         warnings.simplefilter("ignore")
         try:
             return configure(tf.lite.TFLiteConverter.from_keras_model(model))
-        except Exception:  # pragma: no cover - the route for models from_keras_model cannot trace
+        except (
+            Exception
+        ):  # pragma: no cover - the route for models from_keras_model cannot trace
             with tempfile.TemporaryDirectory() as tmp:
                 model.export(os.path.join(tmp, "saved_model"), verbose=False)
-                return configure(tf.lite.TFLiteConverter.from_saved_model(os.path.join(tmp, "saved_model")))
+                return configure(
+                    tf.lite.TFLiteConverter.from_saved_model(
+                        os.path.join(tmp, "saved_model")
+                    )
+                )
 
 
 class TFLiteModel:
@@ -115,11 +133,15 @@ class TFLiteModel:
 
     def __init__(self, flatbuffer, *, num_threads=1):
         if not isinstance(flatbuffer, (bytes, bytearray)) or not flatbuffer:
-            raise ValueError(f"Argument `flatbuffer` must be non-empty bytes. Received: {type(flatbuffer).__name__}")
+            raise ValueError(
+                f"Argument `flatbuffer` must be non-empty bytes. Received: {type(flatbuffer).__name__}"
+            )
         from ai_edge_litert.interpreter import Interpreter
 
         self.flatbuffer = bytes(flatbuffer)
-        self.interpreter = Interpreter(model_content=self.flatbuffer, num_threads=num_threads)
+        self.interpreter = Interpreter(
+            model_content=self.flatbuffer, num_threads=num_threads
+        )
         self.interpreter.allocate_tensors()
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]
@@ -150,7 +172,9 @@ class TFLiteModel:
 
     def predict_one(self, x_one):
         """Outputs for one sample (shape of one input, batch dimension added here)."""
-        self.interpreter.set_tensor(self._in["index"], self._quantize(np.asarray(x_one)[None]))
+        self.interpreter.set_tensor(
+            self._in["index"], self._quantize(np.asarray(x_one)[None])
+        )
         self.interpreter.invoke()
         return self._dequantize(self.interpreter.get_tensor(self._out["index"]))[0]
 
@@ -190,7 +214,9 @@ def median_latency_s(predict_one, x_one, *, repeats=200, warmup=10) -> float:
         True
     """
     if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ValueError(f"Argument `repeats` must be an integer >= 1. Received: repeats={repeats!r}")
+        raise ValueError(
+            f"Argument `repeats` must be an integer >= 1. Received: repeats={repeats!r}"
+        )
     for _ in range(warmup):
         predict_one(x_one)
     times = []
@@ -199,4 +225,3 @@ def median_latency_s(predict_one, x_one, *, repeats=200, warmup=10) -> float:
         predict_one(x_one)
         times.append(time.perf_counter() - t0)
     return float(statistics.median(times))
-

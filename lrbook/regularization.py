@@ -31,10 +31,20 @@ _RULES = ("keras", "seed")
 
 
 def _fail(name, value, expected):
-    raise ValueError(f"Argument `{name}` must be {expected}. Received: {name}={value!r}")
+    raise ValueError(
+        f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
+    )
 
 
-def dropout_forward(x, rate: float, *, training: bool = True, scaling: str = "inverted", mask=None, rng=None):
+def dropout_forward(
+    x,
+    rate: float,
+    *,
+    training: bool = True,
+    scaling: str = "inverted",
+    mask=None,
+    rng=None,
+):
     """Dropout's forward pass in NumPy, in its two scalings.
 
     With a keep mask ``m`` (each entry 1 with probability ``1 - rate``)::
@@ -92,15 +102,29 @@ def dropout_forward(x, rate: float, *, training: bool = True, scaling: str = "in
     else:
         mask = np.asarray(mask).astype(bool)
         if mask.shape != x.shape:
-            _fail("mask", f"array of shape {mask.shape}", f"an array of the shape of x, {x.shape}")
+            _fail(
+                "mask",
+                f"array of shape {mask.shape}",
+                f"an array of the shape of x, {x.shape}",
+            )
     y = x * mask
     if scaling == "inverted":
         y = y / (1.0 - rate)
     return y, mask
 
 
-def batch_norm_forward(x, gamma, beta, moving_mean, moving_var, *, training: bool = True,
-                       momentum: float = 0.99, epsilon: float = 1e-3, axis: int = -1):
+def batch_norm_forward(
+    x,
+    gamma,
+    beta,
+    moving_mean,
+    moving_var,
+    *,
+    training: bool = True,
+    momentum: float = 0.99,
+    epsilon: float = 1e-3,
+    axis: int = -1,
+):
     """Batch normalization's forward pass in NumPy (Ioffe & Szegedy), with its running statistics.
 
     Over every axis but ``axis`` (the channels)::
@@ -167,12 +191,20 @@ def batch_norm_forward(x, gamma, beta, moving_mean, moving_var, *, training: boo
     else:
         mu, var = moving_mean, moving_var
         new_mean, new_var = moving_mean.copy(), moving_var.copy()
-    y = per_channel(gamma) * (x - per_channel(mu)) / np.sqrt(per_channel(var) + epsilon) + per_channel(beta)
+    y = per_channel(gamma) * (x - per_channel(mu)) / np.sqrt(
+        per_channel(var) + epsilon
+    ) + per_channel(beta)
     return y, new_mean, new_var
 
 
-def early_stopping_epoch(values, patience: int, *, rule: str = "keras", mode: str = "min",
-                         min_delta: float = 0.0):
+def early_stopping_epoch(
+    values,
+    patience: int,
+    *,
+    rule: str = "keras",
+    mode: str = "min",
+    min_delta: float = 0.0,
+):
     """When early stopping ends training, and which epoch it keeps, for a monitored curve.
 
     Two counting rules, epochs numbered from 1:
@@ -215,7 +247,11 @@ def early_stopping_epoch(values, patience: int, *, rule: str = "keras", mode: st
     values = np.asarray(values, dtype=float).ravel()
     if values.size == 0:
         _fail("values", values.tolist(), "a non-empty sequence")
-    if not isinstance(patience, (int, np.integer)) or isinstance(patience, bool) or patience < 0:
+    if (
+        not isinstance(patience, (int, np.integer))
+        or isinstance(patience, bool)
+        or patience < 0
+    ):
         _fail("patience", patience, "a non-negative integer")
     if rule not in _RULES:
         _fail("rule", rule, f"one of {_RULES}")
@@ -275,7 +311,11 @@ def near_zero_fraction(weights, threshold: float = 1e-3) -> float:
     if not threshold > 0:
         _fail("threshold", threshold, "> 0")
     arrays = [weights] if isinstance(weights, np.ndarray) else list(weights)
-    flat = np.concatenate([np.abs(np.asarray(w, dtype=float)).ravel() for w in arrays]) if arrays else np.array([])
+    flat = (
+        np.concatenate([np.abs(np.asarray(w, dtype=float)).ravel() for w in arrays])
+        if arrays
+        else np.array([])
+    )
     if flat.size == 0:
         _fail("weights", weights, "at least one weight")
     return float(np.mean(flat < threshold))
@@ -336,8 +376,15 @@ def layer_statistics(model, x, y, *, loss=None):
     rows = []
     for layer, act, grad in zip(kernels, acts, grads):
         a = np.asarray(act)
-        rows.append({"layer": layer.name, "act_mean": float(a.mean()), "act_std": float(a.std()),
-                     "act_zero": float(np.mean(a == 0)), "grad_std": float(np.std(np.asarray(grad)))})
+        rows.append(
+            {
+                "layer": layer.name,
+                "act_mean": float(a.mean()),
+                "act_std": float(a.std()),
+                "act_zero": float(np.mean(a == 0)),
+                "grad_std": float(np.std(np.asarray(grad))),
+            }
+        )
     out = pd.DataFrame(rows)
     out.index = np.arange(1, len(out) + 1)
     out.index.name = "depth"

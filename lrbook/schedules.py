@@ -58,16 +58,21 @@ _Schedule = keras.optimizers.schedules.LearningRateSchedule
 
 #: ``scale_fn``s for :class:`CyclicalLearningRate` that save and reload
 #: (registered as ``"lrbook>triangular_scale"`` and ``"lrbook>triangular2_scale"``).
-triangular_scale = keras.saving.register_keras_serializable("lrbook", "triangular_scale")(
-    annealing.triangular_scale)
-triangular2_scale = keras.saving.register_keras_serializable("lrbook", "triangular2_scale")(
-    annealing.triangular2_scale)
+triangular_scale = keras.saving.register_keras_serializable(
+    "lrbook", "triangular_scale"
+)(annealing.triangular_scale)
+triangular2_scale = keras.saving.register_keras_serializable(
+    "lrbook", "triangular2_scale"
+)(annealing.triangular2_scale)
 
 
 # ----------------------------------------------------------------------------- validation
 
+
 def _fail(name, value, expected):
-    raise ValueError(f"Argument `{name}` must be {expected}. Received: {name}={value!r}")
+    raise ValueError(
+        f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
+    )
 
 
 def _real(name, value, *, low=None, high=None, low_open=False):
@@ -94,7 +99,11 @@ def _real(name, value, *, low=None, high=None, low_open=False):
 
 
 def _integer(name, value, *, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < low
+    ):
         _fail(name, value, f"an integer >= {low}")
     return int(value)
 
@@ -114,7 +123,9 @@ def _serialize_fn(owner, name, fn):
     if isinstance(fn, types.FunctionType):
         registered = keras.saving.get_registered_name(fn)
         if keras.saving.get_registered_object(registered) is not fn:
-            kind = "a lambda" if fn.__name__ == "<lambda>" else "an unregistered function"
+            kind = (
+                "a lambda" if fn.__name__ == "<lambda>" else "an unregistered function"
+            )
             raise ValueError(
                 f"{owner} cannot be serialized: its argument `{name}` is {kind}, which a "
                 "saved model could not reload. Define it at module level and decorate it "
@@ -124,7 +135,9 @@ def _serialize_fn(owner, name, fn):
                 f"Received: {name}={fn!r}"
             )
         return keras.saving.serialize_keras_object(fn)
-    if callable(getattr(fn, "get_config", None)) and callable(getattr(fn, "from_config", None)):
+    if callable(getattr(fn, "get_config", None)) and callable(
+        getattr(fn, "from_config", None)
+    ):
         return keras.saving.serialize_keras_object(fn)
     raise ValueError(
         f"{owner} cannot be serialized: its argument `{name}` must be a registered "
@@ -135,6 +148,7 @@ def _serialize_fn(owner, name, fn):
 
 
 # ----------------------------------------------------------------------------- evaluation
+
 
 def evaluate(schedule, steps) -> np.ndarray:
     """The value of ``schedule`` at every step of ``steps``, as a float64 NumPy array.
@@ -166,18 +180,26 @@ def evaluate(schedule, steps) -> np.ndarray:
     """
     steps = np.asarray(steps)
     if not isinstance(schedule, _Schedule):
-        if isinstance(schedule, (bool, str)) or not isinstance(schedule, numbers.Real) or schedule < 0:
+        if (
+            isinstance(schedule, (bool, str))
+            or not isinstance(schedule, numbers.Real)
+            or schedule < 0
+        ):
             _fail("schedule", schedule, "a LearningRateSchedule or a number >= 0")
         return np.full(steps.shape, float(schedule))
     try:
         values = np.asarray(ops.convert_to_numpy(schedule(steps)), dtype=np.float64)
         return np.broadcast_to(values, steps.shape).copy()
     except Exception:  # noqa: BLE001 - any failure of the vector call: fall back to scalars
-        flat = [float(ops.convert_to_numpy(schedule(step))) for step in steps.reshape(-1).tolist()]
+        flat = [
+            float(ops.convert_to_numpy(schedule(step)))
+            for step in steps.reshape(-1).tolist()
+        ]
         return np.asarray(flat, dtype=np.float64).reshape(steps.shape)
 
 
 # ----------------------------------------------------------------------------- warmup
+
 
 @_register
 class Warmup(_Schedule):
@@ -232,13 +254,19 @@ class Warmup(_Schedule):
     def __init__(self, schedule, warmup_steps, initial_learning_rate=0.0, shift=True):
         super().__init__()
         if not isinstance(schedule, _Schedule):
-            if isinstance(schedule, (bool, str)) or not isinstance(schedule, numbers.Real) or schedule < 0:
+            if (
+                isinstance(schedule, (bool, str))
+                or not isinstance(schedule, numbers.Real)
+                or schedule < 0
+            ):
                 _fail("schedule", schedule, "a LearningRateSchedule or a float >= 0")
             if type(schedule) not in (int, float):
                 schedule = float(schedule)
         self.schedule = schedule
         self.warmup_steps = _integer("warmup_steps", warmup_steps, low=0)
-        self.initial_learning_rate = _real("initial_learning_rate", initial_learning_rate, low=0.0)
+        self.initial_learning_rate = _real(
+            "initial_learning_rate", initial_learning_rate, low=0.0
+        )
         if not isinstance(shift, bool):
             _fail("shift", shift, "a bool")
         self.shift = shift
@@ -256,7 +284,9 @@ class Warmup(_Schedule):
             after = self._after(inner)
             if not self.warmup_steps:
                 return after
-            target = self._after(ops.convert_to_tensor(0.0 if self.shift else w, "float32"))
+            target = self._after(
+                ops.convert_to_tensor(0.0 if self.shift else w, "float32")
+            )
             ramp = annealing.linear_warmup(step, w, self.initial_learning_rate, target)
             return ops.where(step < w, ramp, after)
 
@@ -275,11 +305,14 @@ class Warmup(_Schedule):
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config["schedule"], dict):
-            config["schedule"] = keras.saving.deserialize_keras_object(config["schedule"])
+            config["schedule"] = keras.saving.deserialize_keras_object(
+                config["schedule"]
+            )
         return cls(**config)
 
 
 # ----------------------------------------------------------------------------- ramp-up / exp decay
+
 
 @_register
 class RampUpExpDecay(_Schedule):
@@ -340,8 +373,17 @@ class RampUpExpDecay(_Schedule):
             in (0, 1], or ``steps_per_epoch`` is not ``None`` or an integer >= 1.
     """
 
-    def __init__(self, start_lr, min_lr, max_lr, rampup_epochs, sustain_epochs, exp_decay,
-                 steps_per_epoch=None, staircase=True):
+    def __init__(
+        self,
+        start_lr,
+        min_lr,
+        max_lr,
+        rampup_epochs,
+        sustain_epochs,
+        exp_decay,
+        steps_per_epoch=None,
+        staircase=True,
+    ):
         super().__init__()
         self.start_lr = _real("start_lr", start_lr, low=0.0)
         self.min_lr = _real("min_lr", min_lr, low=0.0)
@@ -364,18 +406,36 @@ class RampUpExpDecay(_Schedule):
         sustain_epochs=0, exp_decay=0.5``: up from 1e-3 to 2e-3 over 6 epochs,
         then halfway back to 1e-3 every epoch.
         """
-        return cls(start_lr=1e-3, min_lr=1e-3, max_lr=2e-3, rampup_epochs=6, sustain_epochs=0,
-                   exp_decay=0.5, steps_per_epoch=steps_per_epoch, staircase=staircase)
+        return cls(
+            start_lr=1e-3,
+            min_lr=1e-3,
+            max_lr=2e-3,
+            rampup_epochs=6,
+            sustain_epochs=0,
+            exp_decay=0.5,
+            steps_per_epoch=steps_per_epoch,
+            staircase=staircase,
+        )
 
     def _epoch_value(self, epoch):
         if self.staircase:
             epoch = ops.floor(epoch)
-        return annealing.rampup_exp_decay(epoch, self.start_lr, self.min_lr, self.max_lr, self.rampup_epochs,
-                                          self.sustain_epochs, self.exp_decay, xp=ops)
+        return annealing.rampup_exp_decay(
+            epoch,
+            self.start_lr,
+            self.min_lr,
+            self.max_lr,
+            self.rampup_epochs,
+            self.sustain_epochs,
+            self.exp_decay,
+            xp=ops,
+        )
 
     def __call__(self, step, lr=None):
         with keras.name_scope("RampUpExpDecay"):
-            if lr is not None:  # keras.callbacks.LearningRateScheduler: schedule(epoch, lr)
+            if (
+                lr is not None
+            ):  # keras.callbacks.LearningRateScheduler: schedule(epoch, lr)
                 return float(ops.convert_to_numpy(self._epoch_value(_step(step))))
             epoch = _step(step)
             if self.steps_per_epoch is not None:
@@ -396,6 +456,7 @@ class RampUpExpDecay(_Schedule):
 
 
 # ----------------------------------------------------------------------------- cyclical
+
 
 @_register
 class CyclicalLearningRate(_Schedule):
@@ -445,11 +506,22 @@ class CyclicalLearningRate(_Schedule):
             ``scale_fn`` cannot be serialized.
     """
 
-    def __init__(self, initial_learning_rate, maximal_learning_rate, step_size, scale_fn,
-                 scale_mode="cycle", name="CyclicalLearningRate"):
+    def __init__(
+        self,
+        initial_learning_rate,
+        maximal_learning_rate,
+        step_size,
+        scale_fn,
+        scale_mode="cycle",
+        name="CyclicalLearningRate",
+    ):
         super().__init__()
-        self.initial_learning_rate = _real("initial_learning_rate", initial_learning_rate, low=0.0)
-        self.maximal_learning_rate = _real("maximal_learning_rate", maximal_learning_rate, low=0.0)
+        self.initial_learning_rate = _real(
+            "initial_learning_rate", initial_learning_rate, low=0.0
+        )
+        self.maximal_learning_rate = _real(
+            "maximal_learning_rate", maximal_learning_rate, low=0.0
+        )
         self.step_size = _real("step_size", step_size, low=0.0, low_open=True)
         if not callable(scale_fn):
             _fail("scale_fn", scale_fn, "callable")
@@ -462,9 +534,18 @@ class CyclicalLearningRate(_Schedule):
             # Bounds as float32 tensors, so (maximal - initial) rounds as in tensorflow-addons.
             initial = ops.convert_to_tensor(self.initial_learning_rate, "float32")
             maximal = ops.convert_to_tensor(self.maximal_learning_rate, "float32")
-            return ops.cast(annealing.cyclical(
-                _step(step), initial, maximal, self.step_size, self.scale_fn, self.scale_mode, xp=ops),
-                "float32")
+            return ops.cast(
+                annealing.cyclical(
+                    _step(step),
+                    initial,
+                    maximal,
+                    self.step_size,
+                    self.scale_fn,
+                    self.scale_mode,
+                    xp=ops,
+                ),
+                "float32",
+            )
 
     def get_config(self):
         return {
@@ -480,7 +561,9 @@ class CyclicalLearningRate(_Schedule):
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config.get("scale_fn"), dict):
-            config["scale_fn"] = keras.saving.deserialize_keras_object(config["scale_fn"])
+            config["scale_fn"] = keras.saving.deserialize_keras_object(
+                config["scale_fn"]
+            )
         return cls(**config)
 
 
@@ -515,10 +598,22 @@ class TriangularCyclicalLearningRate(CyclicalLearningRate):
         ValueError: as :class:`CyclicalLearningRate`.
     """
 
-    def __init__(self, initial_learning_rate, maximal_learning_rate, step_size, scale_mode="cycle",
-                 name="TriangularCyclicalLearningRate"):
-        super().__init__(initial_learning_rate, maximal_learning_rate, step_size,
-                         scale_fn=triangular_scale, scale_mode=scale_mode, name=name)
+    def __init__(
+        self,
+        initial_learning_rate,
+        maximal_learning_rate,
+        step_size,
+        scale_mode="cycle",
+        name="TriangularCyclicalLearningRate",
+    ):
+        super().__init__(
+            initial_learning_rate,
+            maximal_learning_rate,
+            step_size,
+            scale_fn=triangular_scale,
+            scale_mode=scale_mode,
+            name=name,
+        )
 
     def get_config(self):
         return {**_bounds_config(self), "name": self.name}
@@ -547,10 +642,22 @@ class Triangular2CyclicalLearningRate(CyclicalLearningRate):
         ValueError: as :class:`CyclicalLearningRate`.
     """
 
-    def __init__(self, initial_learning_rate, maximal_learning_rate, step_size, scale_mode="cycle",
-                 name="Triangular2CyclicalLearningRate"):
-        super().__init__(initial_learning_rate, maximal_learning_rate, step_size,
-                         scale_fn=triangular2_scale, scale_mode=scale_mode, name=name)
+    def __init__(
+        self,
+        initial_learning_rate,
+        maximal_learning_rate,
+        step_size,
+        scale_mode="cycle",
+        name="Triangular2CyclicalLearningRate",
+    ):
+        super().__init__(
+            initial_learning_rate,
+            maximal_learning_rate,
+            step_size,
+            scale_fn=triangular2_scale,
+            scale_mode=scale_mode,
+            name=name,
+        )
 
     def get_config(self):
         return {**_bounds_config(self), "name": self.name}
@@ -582,11 +689,24 @@ class ExponentialCyclicalLearningRate(CyclicalLearningRate):
         ValueError: as :class:`CyclicalLearningRate`, or if ``gamma`` <= 0.
     """
 
-    def __init__(self, initial_learning_rate, maximal_learning_rate, step_size, scale_mode="iterations",
-                 gamma=1.0, name="ExponentialCyclicalLearningRate"):
+    def __init__(
+        self,
+        initial_learning_rate,
+        maximal_learning_rate,
+        step_size,
+        scale_mode="iterations",
+        gamma=1.0,
+        name="ExponentialCyclicalLearningRate",
+    ):
         self.gamma = _real("gamma", gamma, low=0.0, low_open=True)
-        super().__init__(initial_learning_rate, maximal_learning_rate, step_size,
-                         scale_fn=self._scale, scale_mode=scale_mode, name=name)
+        super().__init__(
+            initial_learning_rate,
+            maximal_learning_rate,
+            step_size,
+            scale_fn=self._scale,
+            scale_mode=scale_mode,
+            name=name,
+        )
 
     def _scale(self, x):
         return annealing.exponential_scale(x, self.gamma)
@@ -597,7 +717,10 @@ class ExponentialCyclicalLearningRate(CyclicalLearningRate):
 
 # ----------------------------------------------------------------------------- one-cycle
 
-def _one_cycle_common(total_steps, pct_start, anneal_strategy, three_phase, base_momentum, max_momentum):
+
+def _one_cycle_common(
+    total_steps, pct_start, anneal_strategy, three_phase, base_momentum, max_momentum
+):
     total_steps = _integer("total_steps", total_steps, low=1)
     pct_start = _real("pct_start", pct_start, low=0.0, high=1.0)
     if pct_start * total_steps == 1.0:
@@ -606,12 +729,21 @@ def _one_cycle_common(total_steps, pct_start, anneal_strategy, three_phase, base
             "(pct_start * total_steps == 1, on which PyTorch's OneCycleLR divides by zero). "
             f"Received: pct_start={pct_start}, total_steps={total_steps}"
         )
-    anneal_strategy = _choice("anneal_strategy", anneal_strategy, tuple(annealing.ANNEAL_STRATEGIES))
+    anneal_strategy = _choice(
+        "anneal_strategy", anneal_strategy, tuple(annealing.ANNEAL_STRATEGIES)
+    )
     if not isinstance(three_phase, bool):
         _fail("three_phase", three_phase, "a bool")
     base_momentum = _real("base_momentum", base_momentum, low=0.0, high=1.0)
     max_momentum = _real("max_momentum", max_momentum, low=0.0, high=1.0)
-    return total_steps, pct_start, anneal_strategy, three_phase, base_momentum, max_momentum
+    return (
+        total_steps,
+        pct_start,
+        anneal_strategy,
+        three_phase,
+        base_momentum,
+        max_momentum,
+    )
 
 
 @_register
@@ -649,18 +781,47 @@ class OneCycleMomentum(_Schedule):
         ValueError: as :class:`OneCycle`.
     """
 
-    def __init__(self, total_steps, pct_start=0.3, anneal_strategy="cos", three_phase=False,
-                 base_momentum=0.85, max_momentum=0.95):
+    def __init__(
+        self,
+        total_steps,
+        pct_start=0.3,
+        anneal_strategy="cos",
+        three_phase=False,
+        base_momentum=0.85,
+        max_momentum=0.95,
+    ):
         super().__init__()
-        (self.total_steps, self.pct_start, self.anneal_strategy, self.three_phase, self.base_momentum,
-         self.max_momentum) = _one_cycle_common(total_steps, pct_start, anneal_strategy, three_phase,
-                                                base_momentum, max_momentum)
+        (
+            self.total_steps,
+            self.pct_start,
+            self.anneal_strategy,
+            self.three_phase,
+            self.base_momentum,
+            self.max_momentum,
+        ) = _one_cycle_common(
+            total_steps,
+            pct_start,
+            anneal_strategy,
+            three_phase,
+            base_momentum,
+            max_momentum,
+        )
 
     def __call__(self, step):
         with keras.name_scope("OneCycleMomentum"):
-            return ops.cast(annealing.one_cycle_momentum(
-                _step(step), self.total_steps, self.pct_start, self.anneal_strategy, self.three_phase,
-                self.base_momentum, self.max_momentum, xp=ops), "float32")
+            return ops.cast(
+                annealing.one_cycle_momentum(
+                    _step(step),
+                    self.total_steps,
+                    self.pct_start,
+                    self.anneal_strategy,
+                    self.three_phase,
+                    self.base_momentum,
+                    self.max_momentum,
+                    xp=ops,
+                ),
+                "float32",
+            )
 
     def get_config(self):
         return {
@@ -732,16 +893,40 @@ class OneCycle(_Schedule):
             outside [0, 1].
     """
 
-    def __init__(self, max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
-                 final_div_factor=1e4, three_phase=False, cycle_momentum=True, base_momentum=0.85,
-                 max_momentum=0.95):
+    def __init__(
+        self,
+        max_lr,
+        total_steps,
+        pct_start=0.3,
+        anneal_strategy="cos",
+        div_factor=25.0,
+        final_div_factor=1e4,
+        three_phase=False,
+        cycle_momentum=True,
+        base_momentum=0.85,
+        max_momentum=0.95,
+    ):
         super().__init__()
         self.max_lr = _real("max_lr", max_lr, low=0.0)
-        (self.total_steps, self.pct_start, self.anneal_strategy, self.three_phase, self.base_momentum,
-         self.max_momentum) = _one_cycle_common(total_steps, pct_start, anneal_strategy, three_phase,
-                                                base_momentum, max_momentum)
+        (
+            self.total_steps,
+            self.pct_start,
+            self.anneal_strategy,
+            self.three_phase,
+            self.base_momentum,
+            self.max_momentum,
+        ) = _one_cycle_common(
+            total_steps,
+            pct_start,
+            anneal_strategy,
+            three_phase,
+            base_momentum,
+            max_momentum,
+        )
         self.div_factor = _real("div_factor", div_factor, low=0.0, low_open=True)
-        self.final_div_factor = _real("final_div_factor", final_div_factor, low=0.0, low_open=True)
+        self.final_div_factor = _real(
+            "final_div_factor", final_div_factor, low=0.0, low_open=True
+        )
         if not isinstance(cycle_momentum, bool):
             _fail("cycle_momentum", cycle_momentum, "a bool")
         self.cycle_momentum = cycle_momentum
@@ -759,8 +944,13 @@ class OneCycle(_Schedule):
         so it is fastai's shape, not its exact numbers. ``kwargs`` override any
         argument.
         """
-        args = {"pct_start": 0.25, "div_factor": 25.0, "final_div_factor": 1e5 / 25.0,
-                "base_momentum": 0.85, "max_momentum": 0.95}
+        args = {
+            "pct_start": 0.25,
+            "div_factor": 25.0,
+            "final_div_factor": 1e5 / 25.0,
+            "base_momentum": 0.85,
+            "max_momentum": 0.95,
+        }
         args.update(kwargs)
         return cls(max_lr, total_steps, **args)
 
@@ -776,9 +966,20 @@ class OneCycle(_Schedule):
 
     def __call__(self, step):
         with keras.name_scope("OneCycle"):
-            return ops.cast(annealing.one_cycle(
-                _step(step), self.max_lr, self.total_steps, self.pct_start, self.anneal_strategy,
-                self.div_factor, self.final_div_factor, self.three_phase, xp=ops), "float32")
+            return ops.cast(
+                annealing.one_cycle(
+                    _step(step),
+                    self.max_lr,
+                    self.total_steps,
+                    self.pct_start,
+                    self.anneal_strategy,
+                    self.div_factor,
+                    self.final_div_factor,
+                    self.three_phase,
+                    xp=ops,
+                ),
+                "float32",
+            )
 
     def momentum_schedule(self) -> OneCycleMomentum:
         """The matching momentum schedule, for ``lrbook.optimizers.SGD(momentum=...)``
@@ -793,8 +994,14 @@ class OneCycle(_Schedule):
                 "does), so it has no momentum schedule: give the optimizer a float momentum. "
                 f"Received: cycle_momentum={self.cycle_momentum}"
             )
-        return OneCycleMomentum(self.total_steps, self.pct_start, self.anneal_strategy, self.three_phase,
-                                self.base_momentum, self.max_momentum)
+        return OneCycleMomentum(
+            self.total_steps,
+            self.pct_start,
+            self.anneal_strategy,
+            self.three_phase,
+            self.base_momentum,
+            self.max_momentum,
+        )
 
     def momentum(self, step):
         """The momentum (or Adam's ``beta_1``) PyTorch sets for update ``step``.

@@ -50,7 +50,9 @@ __all__ = [
 
 
 def _fail(name, value, expected):
-    raise ValueError(f"Argument `{name}` must be {expected}. Received: {name}={value!r}")
+    raise ValueError(
+        f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
+    )
 
 
 @dataclass(frozen=True)
@@ -145,10 +147,18 @@ class Param:
             return [self.default]
         if self.categorical:
             if k > len(self.choices):
-                _fail("k", k, f"<= {len(self.choices)}, the number of choices of {self.name!r}")
+                _fail(
+                    "k",
+                    k,
+                    f"<= {len(self.choices)}, the number of choices of {self.name!r}",
+                )
             idx = np.round(np.linspace(0, len(self.choices) - 1, k)).astype(int)
             return [self.choices[i] for i in idx]
-        lo, hi = (math.log(self.low), math.log(self.high)) if self.log else (self.low, self.high)
+        lo, hi = (
+            (math.log(self.low), math.log(self.high))
+            if self.log
+            else (self.low, self.high)
+        )
         centres = [lo + (i + 0.5) * (hi - lo) / k for i in range(k)]
         return [float(math.exp(c)) if self.log else float(c) for c in centres]
 
@@ -163,8 +173,13 @@ class Param:
             return hp.Choice(self.name, list(values))
         if self.categorical:
             return hp.Choice(self.name, list(self.choices), default=self.default)
-        return hp.Float(self.name, self.low, self.high, sampling="log" if self.log else "linear",
-                        default=self.default)
+        return hp.Float(
+            self.name,
+            self.low,
+            self.high,
+            sampling="log" if self.log else "linear",
+            default=self.default,
+        )
 
 
 @dataclass(frozen=True)
@@ -219,19 +234,27 @@ class SearchSpace:
 
     def contains(self, point) -> bool:
         """Whether ``point`` has exactly this space's names, each with a value of its dimension."""
-        return set(point) == set(self.names) and all(p.contains(point[p.name]) for p in self.params)
+        return set(point) == set(self.names) and all(
+            p.contains(point[p.name]) for p in self.params
+        )
 
     def sample(self, rng, n: int) -> list:
         """``n`` points drawn independently (``rng``: a NumPy generator or a seed)."""
         if not isinstance(n, (int, np.integer)) or n < 0:
             _fail("n", n, "a non-negative integer")
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        rng = (
+            rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        )
         return [{p.name: p.sample(rng) for p in self.params} for _ in range(n)]
 
     def _check_counts(self, counts):
         unknown = set(counts) - set(self.names)
         if unknown:
-            _fail("counts", counts, f"a dict over the names {self.names} (unknown: {sorted(unknown)})")
+            _fail(
+                "counts",
+                counts,
+                f"a dict over the names {self.names} (unknown: {sorted(unknown)})",
+            )
 
     def grid(self, counts: dict) -> list:
         """Every point of the grid with ``counts[name]`` values on each dimension (missing: 1)."""
@@ -248,22 +271,32 @@ class SearchSpace:
         """
         if grid is not None:
             self._check_counts(grid)
-        return {p.name: p.define(hp, None if grid is None else p.grid(grid.get(p.name, 1)))
-                for p in self.params}
+        return {
+            p.name: p.define(hp, None if grid is None else p.grid(grid.get(p.name, 1)))
+            for p in self.params
+        }
 
 
 #: The search space of the chapter, shared by every method (SGD with momentum 0.9 on the book's 1-D CNN).
-DEFAULT_SPACE = SearchSpace((
-    Param("learning_rate", 1e-3, 1.0, log=True, default=0.03),
-    Param("batch_size", choices=(32, 64, 128, 256), default=64),
-    Param("dropout", 0.0, 0.5, default=0.0),
-    Param("weight_decay", 1e-6, 1e-2, log=True, default=1e-4),
-    Param("width", choices=(0.5, 1.0, 2.0), default=1.0),
-))
+DEFAULT_SPACE = SearchSpace(
+    (
+        Param("learning_rate", 1e-3, 1.0, log=True, default=0.03),
+        Param("batch_size", choices=(32, 64, 128, 256), default=64),
+        Param("dropout", 0.0, 0.5, default=0.0),
+        Param("weight_decay", 1e-6, 1e-2, log=True, default=1e-4),
+        Param("width", choices=(0.5, 1.0, 2.0), default=1.0),
+    )
+)
 
 
-def build_model(point: dict, input_shape=(40, 1), num_classes: int = 10, *, momentum: float = 0.9,
-                optimizer=None) -> keras.Model:
+def build_model(
+    point: dict,
+    input_shape=(40, 1),
+    num_classes: int = 10,
+    *,
+    momentum: float = 0.9,
+    optimizer=None,
+) -> keras.Model:
     """A point of the space -> ``models.cnn1d`` (dropout, width) compiled with SGD + momentum.
 
     The optimizer is ``keras.optimizers.SGD(learning_rate, momentum,
@@ -286,10 +319,18 @@ def build_model(point: dict, input_shape=(40, 1), num_classes: int = 10, *, mome
     missing = [k for k in needed if k not in point]
     if missing:
         _fail("point", point, f"a dict with the keys {needed} (missing: {missing})")
-    model = cnn1d(input_shape, num_classes, dropout=float(point["dropout"]), width=float(point["width"]))
+    model = cnn1d(
+        input_shape,
+        num_classes,
+        dropout=float(point["dropout"]),
+        width=float(point["width"]),
+    )
     if optimizer is None:
-        optimizer = keras.optimizers.SGD(float(point["learning_rate"]), momentum=momentum,
-                                         weight_decay=float(point["weight_decay"]))
+        optimizer = keras.optimizers.SGD(
+            float(point["learning_rate"]),
+            momentum=momentum,
+            weight_decay=float(point["weight_decay"]),
+        )
     return compile_classifier(model, optimizer)
 
 
@@ -312,17 +353,32 @@ class SearchHyperModel(keras_tuner.HyperModel):
         momentum: SGD momentum.
     """
 
-    def __init__(self, space: SearchSpace, input_shape=(40, 1), num_classes: int = 10, *, grid=None,
-                 momentum: float = 0.9, name=None, tunable=True):
+    def __init__(
+        self,
+        space: SearchSpace,
+        input_shape=(40, 1),
+        num_classes: int = 10,
+        *,
+        grid=None,
+        momentum: float = 0.9,
+        name=None,
+        tunable=True,
+    ):
         super().__init__(name=name, tunable=tunable)
         if not isinstance(space, SearchSpace):
             _fail("space", space, "a SearchSpace")
-        self.space, self.input_shape, self.num_classes = space, tuple(input_shape), num_classes
+        self.space, self.input_shape, self.num_classes = (
+            space,
+            tuple(input_shape),
+            num_classes,
+        )
         self.grid, self.momentum = grid, momentum
 
     def build(self, hp):
         point = self.space.define(hp, self.grid)
-        return build_model(point, self.input_shape, self.num_classes, momentum=self.momentum)
+        return build_model(
+            point, self.input_shape, self.num_classes, momentum=self.momentum
+        )
 
     def fit(self, hp, model, *args, **kwargs):
         if "batch_size" in self.space.names:
@@ -368,7 +424,9 @@ def grid_counts(space: SearchSpace, n_trials: int, order=None) -> dict:
     return counts
 
 
-def hyperband_budget(max_epochs: int, factor: int = 3, iterations: int = 1) -> tuple[int, int]:
+def hyperband_budget(
+    max_epochs: int, factor: int = 3, iterations: int = 1
+) -> tuple[int, int]:
     """Epochs trained and trials run by ``keras_tuner.Hyperband``: ``(epochs, trials)``.
 
     keras-tuner's oracle runs brackets ``s = s_max, ..., 0`` with
@@ -389,7 +447,11 @@ def hyperband_budget(max_epochs: int, factor: int = 3, iterations: int = 1) -> t
     Raises:
         ValueError: if ``max_epochs`` < 1, ``factor`` < 2 or ``iterations`` < 1.
     """
-    for name, value, low in (("max_epochs", max_epochs, 1), ("factor", factor, 2), ("iterations", iterations, 1)):
+    for name, value, low in (
+        ("max_epochs", max_epochs, 1),
+        ("factor", factor, 2),
+        ("iterations", iterations, 1),
+    ):
         if not isinstance(value, (int, np.integer)) or value < low:
             _fail(name, value, f"an integer >= {low}")
     brackets, e = 0, float(max_epochs)
@@ -458,9 +520,16 @@ class BudgetLedger(keras.callbacks.Callback):
         self.epochs += 1
         self._trial_epoch += 1
         value = (logs or {}).get(self.monitor)
-        self.rows.append({"trial": self.trials, "epoch": self.epochs, "trial_epoch": self._trial_epoch,
-                          "keras_epoch": int(epoch) + 1, self.monitor: None if value is None else float(value),
-                          "seconds": self.seconds + time.perf_counter() - self._t0})
+        self.rows.append(
+            {
+                "trial": self.trials,
+                "epoch": self.epochs,
+                "trial_epoch": self._trial_epoch,
+                "keras_epoch": int(epoch) + 1,
+                self.monitor: None if value is None else float(value),
+                "seconds": self.seconds + time.perf_counter() - self._t0,
+            }
+        )
 
     def on_train_end(self, logs=None):
         self.seconds += time.perf_counter() - self._t0
@@ -471,8 +540,17 @@ class BudgetLedger(keras.callbacks.Callback):
         the monitored value and ``seconds`` (cumulative in ``fit``)."""
         import pandas as pd
 
-        return pd.DataFrame(self.rows, columns=["trial", "epoch", "trial_epoch", "keras_epoch", self.monitor,
-                                                "seconds"])
+        return pd.DataFrame(
+            self.rows,
+            columns=[
+                "trial",
+                "epoch",
+                "trial_epoch",
+                "keras_epoch",
+                self.monitor,
+                "seconds",
+            ],
+        )
 
 
 def best_so_far(epochs, values, budgets) -> np.ndarray:
@@ -490,9 +568,15 @@ def best_so_far(epochs, values, budgets) -> np.ndarray:
     """
     epochs, values = np.asarray(epochs, float), np.asarray(values, float)
     if epochs.shape != values.shape or epochs.ndim != 1:
-        _fail("values", values.shape, f"a 1-D array of the shape of `epochs` {epochs.shape}")
+        _fail(
+            "values",
+            values.shape,
+            f"a 1-D array of the shape of `epochs` {epochs.shape}",
+        )
     if np.any(np.diff(epochs) < 0):
         _fail("epochs", epochs.tolist(), "non-decreasing")
     running = np.fmax.accumulate(values) if len(values) else values
     idx = np.searchsorted(epochs, np.asarray(budgets, float), side="right") - 1
-    return np.where(idx >= 0, running[np.clip(idx, 0, None)] if len(values) else np.nan, np.nan)
+    return np.where(
+        idx >= 0, running[np.clip(idx, 0, None)] if len(values) else np.nan, np.nan
+    )

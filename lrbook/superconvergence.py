@@ -68,7 +68,9 @@ __all__ = [
 
 
 def _fail(name, value, expected):
-    raise ValueError(f"Argument `{name}` must be {expected}. Received: {name}={value!r}")
+    raise ValueError(
+        f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
+    )
 
 
 def _positive_int(name, value):
@@ -78,13 +80,18 @@ def _positive_int(name, value):
 
 
 def _positive_real(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0 \
-            or not math.isfinite(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.number))
+        or not value > 0
+        or not math.isfinite(value)
+    ):
         _fail(name, value, "a finite number > 0")
     return float(value)
 
 
 # ----------------------------------------------------------------------------- pure functions
+
 
 def set_batch_norm_momentum(model, momentum: float):
     """Set the moving-average momentum of every ``BatchNormalization`` layer of ``model``; returns the model.
@@ -105,7 +112,11 @@ def set_batch_norm_momentum(model, momentum: float):
         >>> {layer.momentum for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
         {0.9}
     """
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.number)) or not 0.0 <= momentum < 1.0:
+    if (
+        isinstance(momentum, bool)
+        or not isinstance(momentum, (int, float, np.number))
+        or not 0.0 <= momentum < 1.0
+    ):
         _fail("momentum", momentum, "in [0, 1)")
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if isinstance(layer, keras.layers.BatchNormalization):
@@ -120,10 +131,14 @@ def steps_per_epoch(n_samples: int, batch_size: int) -> int:
         >>> steps_per_epoch(3200, 64), steps_per_epoch(3201, 64)
         (50, 51)
     """
-    return math.ceil(_positive_int("n_samples", n_samples) / _positive_int("batch_size", batch_size))
+    return math.ceil(
+        _positive_int("n_samples", n_samples) / _positive_int("batch_size", batch_size)
+    )
 
 
-def step_decay(epoch: int, lr: float, epochs: int, drops=(0.5, 0.75), factor: float = 0.1) -> float:
+def step_decay(
+    epoch: int, lr: float, epochs: int, drops=(0.5, 0.75), factor: float = 0.1
+) -> float:
     """Piecewise-constant decay: ``lr`` times ``factor`` once for every drop already passed.
 
     A drop at fraction ``d`` of a budget of ``epochs`` takes effect from epoch
@@ -165,12 +180,20 @@ def target_accuracy(reference_accuracies, fraction: float) -> float:
         >>> round(target_accuracy([0.90, 0.92], 0.98), 4)
         0.8918
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.number)) or not 0.0 < fraction <= 1.0:
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, (int, float, np.number))
+        or not 0.0 < fraction <= 1.0
+    ):
         _fail("fraction", fraction, "in (0, 1]")
     values = np.asarray(reference_accuracies, dtype=float).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0:
-        _fail("reference_accuracies", list(np.asarray(reference_accuracies).ravel()), "at least one finite value")
+        _fail(
+            "reference_accuracies",
+            list(np.asarray(reference_accuracies).ravel()),
+            "at least one finite value",
+        )
     return float(fraction * values.mean())
 
 
@@ -219,12 +242,18 @@ def ratio_epochs_to_target(baseline_epochs, method_epochs) -> float:
 
 # ----------------------------------------------------------------------------- arms
 
+
 def _sgd_kwargs(weight_decay):
     return {} if not weight_decay else {"weight_decay": float(weight_decay)}
 
 
-def constant_arm(lr: float, *, momentum: float = 0.9, weight_decay: float | None = None,
-                 batch_size: int | None = None) -> "Arm":
+def constant_arm(
+    lr: float,
+    *,
+    momentum: float = 0.9,
+    weight_decay: float | None = None,
+    batch_size: int | None = None,
+) -> "Arm":
     """SGD with momentum at a constant learning rate (the baseline a sweep tunes).
 
     ``weight_decay`` is Keras's optimizer weight decay (``w -= lr * wd * w``
@@ -238,12 +267,24 @@ def constant_arm(lr: float, *, momentum: float = 0.9, weight_decay: float | None
     from lrbook.training import Arm
 
     lr = _positive_real("lr", lr)
-    return Arm(lambda: keras.optimizers.SGD(lr, momentum=momentum, **_sgd_kwargs(weight_decay)),
-               batch_size=batch_size)
+    return Arm(
+        lambda: keras.optimizers.SGD(
+            lr, momentum=momentum, **_sgd_kwargs(weight_decay)
+        ),
+        batch_size=batch_size,
+    )
 
 
-def step_decay_arm(lr: float, epochs: int, *, drops=(0.5, 0.75), factor: float = 0.1, momentum: float = 0.9,
-                   weight_decay: float | None = None, batch_size: int | None = None) -> "Arm":
+def step_decay_arm(
+    lr: float,
+    epochs: int,
+    *,
+    drops=(0.5, 0.75),
+    factor: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float | None = None,
+    batch_size: int | None = None,
+) -> "Arm":
     """SGD with momentum and :func:`step_decay` for a budget of ``epochs`` (per epoch,
     through ``keras.callbacks.LearningRateScheduler``).
 
@@ -256,10 +297,18 @@ def step_decay_arm(lr: float, epochs: int, *, drops=(0.5, 0.75), factor: float =
 
     step_decay(0, lr, epochs, drops, factor)  # validates
     drops = tuple(drops)
-    return Arm(lambda: keras.optimizers.SGD(lr, momentum=momentum, **_sgd_kwargs(weight_decay)),
-               callbacks=lambda: [keras.callbacks.LearningRateScheduler(
-                   lambda e, _lr: step_decay(e, lr, epochs, drops, factor))],
-               epochs=int(epochs), batch_size=batch_size)
+    return Arm(
+        lambda: keras.optimizers.SGD(
+            lr, momentum=momentum, **_sgd_kwargs(weight_decay)
+        ),
+        callbacks=lambda: [
+            keras.callbacks.LearningRateScheduler(
+                lambda e, _lr: step_decay(e, lr, epochs, drops, factor)
+            )
+        ],
+        epochs=int(epochs),
+        batch_size=batch_size,
+    )
 
 
 def adam_arm(lr: float = 1e-3, *, batch_size: int | None = None) -> "Arm":
@@ -288,15 +337,29 @@ def article_arm(*, batch_size: int | None = None) -> "Arm":
     from lrbook.schedules import RampUpExpDecay
     from lrbook.training import Arm
 
-    return Arm(lambda: keras.optimizers.Adam(1e-3),
-               callbacks=lambda: [keras.callbacks.LearningRateScheduler(RampUpExpDecay.article_defaults())],
-               batch_size=batch_size)
+    return Arm(
+        lambda: keras.optimizers.Adam(1e-3),
+        callbacks=lambda: [
+            keras.callbacks.LearningRateScheduler(RampUpExpDecay.article_defaults())
+        ],
+        batch_size=batch_size,
+    )
 
 
-def one_cycle_arm(max_lr: float, epochs: int, steps: int, *, pct_start: float = 0.3, div_factor: float = 25.0,
-                  final_div_factor: float = 1e4, base_momentum: float = 0.85, max_momentum: float = 0.95,
-                  weight_decay: float | None = None, batch_size: int | None = None,
-                  recorder=None) -> "Arm":
+def one_cycle_arm(
+    max_lr: float,
+    epochs: int,
+    steps: int,
+    *,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    base_momentum: float = 0.85,
+    max_momentum: float = 0.95,
+    weight_decay: float | None = None,
+    batch_size: int | None = None,
+    recorder=None,
+) -> "Arm":
     """One-cycle learning rate *and* momentum (Smith & Topin 2017) over a budget of ``epochs``.
 
     ``lrbook.optimizers.SGD(OneCycle(max_lr, epochs * steps, ...),
@@ -330,26 +393,57 @@ def one_cycle_arm(max_lr: float, epochs: int, steps: int, *, pct_start: float = 
     max_lr = _positive_real("max_lr", max_lr)
     epochs = _positive_int("epochs", epochs)
     steps = _positive_int("steps", steps)
-    OneCycle(max_lr, epochs * steps, pct_start=pct_start, div_factor=div_factor,
-             final_div_factor=final_div_factor, base_momentum=base_momentum, max_momentum=max_momentum)  # validates
+    OneCycle(
+        max_lr,
+        epochs * steps,
+        pct_start=pct_start,
+        div_factor=div_factor,
+        final_div_factor=final_div_factor,
+        base_momentum=base_momentum,
+        max_momentum=max_momentum,
+    )  # validates
 
     def make():
-        sched = OneCycle(max_lr, epochs * steps, pct_start=pct_start, div_factor=div_factor,
-                         final_div_factor=final_div_factor, base_momentum=base_momentum,
-                         max_momentum=max_momentum)
-        return SGD(sched, momentum=sched.momentum_schedule(), **_sgd_kwargs(weight_decay))
+        sched = OneCycle(
+            max_lr,
+            epochs * steps,
+            pct_start=pct_start,
+            div_factor=div_factor,
+            final_div_factor=final_div_factor,
+            base_momentum=base_momentum,
+            max_momentum=max_momentum,
+        )
+        return SGD(
+            sched, momentum=sched.momentum_schedule(), **_sgd_kwargs(weight_decay)
+        )
 
     def callbacks():
         recorder.reset()  # one run's trace: the last run of this arm
         return [recorder]
 
-    return Arm(make, callbacks=callbacks if recorder is not None else None, epochs=epochs, batch_size=batch_size)
+    return Arm(
+        make,
+        callbacks=callbacks if recorder is not None else None,
+        epochs=epochs,
+        batch_size=batch_size,
+    )
 
 
 # ----------------------------------------------------------------------------- tuning
 
-def tune_lr(build, make_arm: Callable, lrs, data, *, seeds, epochs: int, batch_size: int = 64,
-            metric: str = "val_accuracy", progress: bool = False):
+
+def tune_lr(
+    build,
+    make_arm: Callable,
+    lrs,
+    data,
+    *,
+    seeds,
+    epochs: int,
+    batch_size: int = 64,
+    metric: str = "val_accuracy",
+    progress: bool = False,
+):
     """A learning-rate sweep on the validation split: :func:`lrbook.tuning.tune` over ``lrs``.
 
     Args:
@@ -380,14 +474,32 @@ def tune_lr(build, make_arm: Callable, lrs, data, *, seeds, epochs: int, batch_s
     lrs = [float(lr) for lr in lrs]
     if not lrs:
         _fail("lrs", lrs, "at least one learning rate")
-    result = tune(build, make_arm, lrs, data, seeds=seeds, epochs=epochs, batch_size=batch_size,
-                  metric=metric, progress=progress)
+    result = tune(
+        build,
+        make_arm,
+        lrs,
+        data,
+        seeds=seeds,
+        epochs=epochs,
+        batch_size=batch_size,
+        metric=metric,
+        progress=progress,
+    )
     table = result.table[["mean", "std", "n", "rank"]].rename_axis("lr")
     return float(result.best), table
 
 
-def range_test_max_lr(build, data, *, seeds, rule: str = "minimum", factor: float = 1.0, batch_size: int = 64,
-                      momentum: float = 0.9, num_steps: int = 100):
+def range_test_max_lr(
+    build,
+    data,
+    *,
+    seeds,
+    rule: str = "minimum",
+    factor: float = 1.0,
+    batch_size: int = 64,
+    momentum: float = 0.9,
+    num_steps: int = 100,
+):
     """One-cycle's peak from the LR range test: ``factor`` times the geometric mean over seeds of ``rule``.
 
     Each seed's test runs on the initial weights :func:`run_comparison` gives
@@ -414,18 +526,29 @@ def range_test_max_lr(build, data, *, seeds, rule: str = "minimum", factor: floa
         model = build()
         model.set_weights(weights)
         compile_classifier(model, keras.optimizers.SGD(0.01, momentum=momentum))
-        result = lr_range_test(model, data.x_train, data.y_train, batch_size=batch_size, num_steps=num_steps,
-                               seed=seed)
+        result = lr_range_test(
+            model,
+            data.x_train,
+            data.y_train,
+            batch_size=batch_size,
+            num_steps=num_steps,
+            seed=seed,
+        )
         results.append(result)
         value = result.suggestion(rule)
         if value > 0 and math.isfinite(value):
             values.append(value)
     if not values:
-        _fail("seeds", list(seeds), f"seeds whose range test gives a finite {rule!r} suggestion")
+        _fail(
+            "seeds",
+            list(seeds),
+            f"seeds whose range test gives a finite {rule!r} suggestion",
+        )
     return float(factor * np.exp(np.mean(np.log(values)))), results
 
 
 # ----------------------------------------------------------------------------- running
+
 
 @dataclass
 class Family:
@@ -452,8 +575,17 @@ class Family:
     model: str = "default"
 
 
-def run_comparison(builders: dict, families: dict, data, *, budgets, seeds, batch_size: int = 64,
-                   evaluate_test: bool = True, progress: bool = False):
+def run_comparison(
+    builders: dict,
+    families: dict,
+    data,
+    *,
+    budgets,
+    seeds,
+    batch_size: int = 64,
+    evaluate_test: bool = True,
+    progress: bool = False,
+):
     """Train every family at every budget it needs, over ``seeds``, from shared initial weights per model.
 
     One :func:`lrbook.training.run_experiment` per model (so every arm of a
@@ -495,33 +627,49 @@ def run_comparison(builders: dict, families: dict, data, *, budgets, seeds, batc
         if not isinstance(fam, Family):
             _fail("families", {name: fam}, "a dict of Family")
         if fam.model not in builders:
-            _fail("builders", sorted(builders), f"a dict with the model {fam.model!r} of family {name!r}")
+            _fail(
+                "builders",
+                sorted(builders),
+                f"a dict with the model {fam.model!r} of family {name!r}",
+            )
     frames = []
     for key, build in builders.items():
         arms, meta = {}, {}
         for name, fam in families.items():
             if fam.model != key:
                 continue
-            for b in (budgets if fam.per_budget else [budgets[-1]]):
+            for b in budgets if fam.per_budget else [budgets[-1]]:
                 arm = fam.make(b)
                 arm.epochs = b
                 arms[f"{name}@{b}"] = arm
                 meta[f"{name}@{b}"] = (name, b)
         if not arms:
             continue
-        df = run_experiment(build, arms, data, seeds=seeds, epochs=budgets[-1], batch_size=batch_size,
-                            evaluate_test=evaluate_test, progress=progress)
+        df = run_experiment(
+            build,
+            arms,
+            data,
+            seeds=seeds,
+            epochs=budgets[-1],
+            batch_size=batch_size,
+            evaluate_test=evaluate_test,
+            progress=progress,
+        )
         df["family"] = [meta[a][0] for a in df.arm]
         df["budget"] = [meta[a][1] for a in df.arm]
         df["model"] = key
         frames.append(df)
     out = pd.concat(frames, ignore_index=True)
     order = {name: i for i, name in enumerate(families)}
-    return out.sort_values(["family", "budget", "seed", "epoch"], key=lambda s: s.map(order) if s.name == "family"
-                           else s, kind="stable").reset_index(drop=True)
+    return out.sort_values(
+        ["family", "budget", "seed", "epoch"],
+        key=lambda s: s.map(order) if s.name == "family" else s,
+        kind="stable",
+    ).reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- summary
+
 
 @dataclass
 class ComparisonSummary:
@@ -560,7 +708,9 @@ class ComparisonSummary:
     at_budget: object
     ratios: dict = field(default_factory=dict)
 
-    def p_value(self, baseline: str, budget: int | None = None, *, adjusted: bool = False) -> float:
+    def p_value(
+        self, baseline: str, budget: int | None = None, *, adjusted: bool = False
+    ) -> float:
         """Paired t-test p-value of the method against ``baseline`` at ``budget`` (default: the largest).
 
         With ``adjusted=True``, Holm-adjusted over the table's family of comparisons.
@@ -575,6 +725,7 @@ class ComparisonSummary:
         (per seed, ``None`` = never), ``median_epochs_to_target``, ``wall_s``
         (mean training seconds of the longest budget), and per budget ``diff``,
         ``ci`` (``[low, high]``), ``p_vs_<method>`` and ``p_adj_vs_<method>``."""
+
         def num(v, digits=4):
             v = float(v)
             return None if not math.isfinite(v) else round(v, digits)
@@ -585,22 +736,38 @@ class ComparisonSummary:
             h = self.hits[self.hits.family == fam].sort_values("seed")
             arms[fam] = {
                 "n": int(rows["n"].max()),
-                "accuracy": {str(b): {"mean": num(r["mean"]), "std": num(r["std"])} for b, r in rows.iterrows()},
+                "accuracy": {
+                    str(b): {"mean": num(r["mean"]), "std": num(r["std"])}
+                    for b, r in rows.iterrows()
+                },
                 "epochs_to_target": [num(v, 0) for v in h.epochs],
                 "seconds_to_target": [num(v, 2) for v in h.seconds],
                 "median_epochs_to_target": num(median_epochs(h.epochs.to_numpy()), 2),
                 "wall_s": num(rows["time"].iloc[-1], 2),
                 "diff": {str(b): num(r["diff"], 6) for b, r in rows.iterrows()},
-                "ci": {str(b): [num(r["ci_low"], 6), num(r["ci_high"], 6)] for b, r in rows.iterrows()},
-                f"p_vs_{self.method}": {str(b): num(r[f"p_vs_{self.method}"], 6) for b, r in rows.iterrows()},
+                "ci": {
+                    str(b): [num(r["ci_low"], 6), num(r["ci_high"], 6)]
+                    for b, r in rows.iterrows()
+                },
+                f"p_vs_{self.method}": {
+                    str(b): num(r[f"p_vs_{self.method}"], 6) for b, r in rows.iterrows()
+                },
                 f"p_adj_vs_{self.method}": {
-                    str(b): num(r[f"p_adj_vs_{self.method}"], 6) for b, r in rows.iterrows()
+                    str(b): num(r[f"p_adj_vs_{self.method}"], 6)
+                    for b, r in rows.iterrows()
                 },
             }
-        return {"target": num(self.target), "metric": self.metric, "budgets": list(self.budgets), "arms": arms}
+        return {
+            "target": num(self.target),
+            "metric": self.metric,
+            "budgets": list(self.budgets),
+            "arms": arms,
+        }
 
 
-def summarize_comparison(df, *, target: float, method: str, baselines=None, metric: str = "test_accuracy"):
+def summarize_comparison(
+    df, *, target: float, method: str, baselines=None, metric: str = "test_accuracy"
+):
     """Epochs to target, accuracy at every budget, p-values and ratios of a :func:`run_comparison` table.
 
     Args:
@@ -625,16 +792,26 @@ def summarize_comparison(df, *, target: float, method: str, baselines=None, metr
 
     for col in ("family", "budget", "arm", "seed", "epoch", "time"):
         if col not in df:
-            _fail("df", f"columns {list(df.columns)}", f"a table of run_comparison (with a {col!r} column)")
+            _fail(
+                "df",
+                f"columns {list(df.columns)}",
+                f"a table of run_comparison (with a {col!r} column)",
+            )
     if metric not in df:
         _fail("metric", metric, f"a column of the table {list(df.columns)}")
     families = list(dict.fromkeys(df.family))
     if method not in families:
         _fail("method", method, f"one of the families {families}")
-    baselines = [f for f in families if f != method] if baselines is None else list(baselines)
+    baselines = (
+        [f for f in families if f != method] if baselines is None else list(baselines)
+    )
     for b in baselines:
         if b not in families or b == method:
-            _fail("baselines", baselines, f"families among {families} other than the method")
+            _fail(
+                "baselines",
+                baselines,
+                f"families among {families} other than the method",
+            )
     budgets = sorted(int(b) for b in df.budget.unique())
 
     # Accuracy at the end of each budget: the budget's own run (per-budget families), or the
@@ -652,8 +829,16 @@ def summarize_comparison(df, *, target: float, method: str, baselines=None, metr
             at = at.sort_values("seed").set_index("seed")
             values[(fam, b)], times[(fam, b)] = at[metric], at["time"]
             s = summarize(at[metric].to_numpy())
-            rows.append({"family": fam, "budget": b, "mean": s.mean, "std": s.std, "n": s.n,
-                         "time": float(at["time"].mean()) if len(at) else math.nan})
+            rows.append(
+                {
+                    "family": fam,
+                    "budget": b,
+                    "mean": s.mean,
+                    "std": s.std,
+                    "n": s.n,
+                    "time": float(at["time"].mean()) if len(at) else math.nan,
+                }
+            )
 
     # Hits: the smallest budget whose run ends at or above the target, per seed, the same
     # reading for every family (no best-of-k: a budget-dependent family is not credited with
@@ -667,28 +852,73 @@ def summarize_comparison(df, *, target: float, method: str, baselines=None, metr
                 if seed in v.index and v.loc[seed] >= target:
                     hit = (float(b), float(times[(fam, b)].loc[seed]), float(b))
                     break
-            hit_rows.append({"family": fam, "seed": seed, "epochs": hit[0], "seconds": hit[1], "budget": hit[2]})
+            hit_rows.append(
+                {
+                    "family": fam,
+                    "seed": seed,
+                    "epochs": hit[0],
+                    "seconds": hit[1],
+                    "budget": hit[2],
+                }
+            )
     hits = pd.DataFrame(hit_rows)
 
     # Paired comparisons of the method with each baseline at each budget: one family, Holm.
     comparisons = {}
     for fam in baselines:
         for b in budgets:
-            pair = pd.concat([values[(method, b)], values[(fam, b)]], axis=1, keys=["m", "f"]).dropna()
+            pair = pd.concat(
+                [values[(method, b)], values[(fam, b)]], axis=1, keys=["m", "f"]
+            ).dropna()
             if len(pair) >= 2:
-                comparisons[(fam, b)] = paired_comparison(pair["m"].to_numpy(), pair["f"].to_numpy())
-    adjusted = dict(zip(comparisons, adjust_pvalues([c.p_value for c in comparisons.values()], "holm")))
+                comparisons[(fam, b)] = paired_comparison(
+                    pair["m"].to_numpy(), pair["f"].to_numpy()
+                )
+    adjusted = dict(
+        zip(
+            comparisons,
+            adjust_pvalues([c.p_value for c in comparisons.values()], "holm"),
+        )
+    )
     for row in rows:
         c = comparisons.get((row["family"], row["budget"]))
-        row.update({"diff": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-                    f"p_vs_{method}": math.nan, f"p_adj_vs_{method}": math.nan, "verdict": ""})
+        row.update(
+            {
+                "diff": math.nan,
+                "ci_low": math.nan,
+                "ci_high": math.nan,
+                f"p_vs_{method}": math.nan,
+                f"p_adj_vs_{method}": math.nan,
+                "verdict": "",
+            }
+        )
         if c is not None:
             p_adj = adjusted[(row["family"], row["budget"])]
-            row.update({"diff": c.mean_diff, "ci_low": c.ci_low, "ci_high": c.ci_high,
-                        f"p_vs_{method}": c.p_value, f"p_adj_vs_{method}": p_adj,
-                        "verdict": verdict(c, p_adjusted=p_adj).label})
+            row.update(
+                {
+                    "diff": c.mean_diff,
+                    "ci_low": c.ci_low,
+                    "ci_high": c.ci_high,
+                    f"p_vs_{method}": c.p_value,
+                    f"p_adj_vs_{method}": p_adj,
+                    "verdict": verdict(c, p_adjusted=p_adj).label,
+                }
+            )
     at_budget = pd.DataFrame(rows).set_index(["family", "budget"])
-    ratios = {b: ratio_epochs_to_target(hits[hits.family == b].epochs.to_numpy(),
-                                        hits[hits.family == method].epochs.to_numpy()) for b in baselines}
-    return ComparisonSummary(target=float(target), metric=metric, method=method, baselines=baselines,
-                             budgets=budgets, hits=hits, at_budget=at_budget, ratios=ratios)
+    ratios = {
+        b: ratio_epochs_to_target(
+            hits[hits.family == b].epochs.to_numpy(),
+            hits[hits.family == method].epochs.to_numpy(),
+        )
+        for b in baselines
+    }
+    return ComparisonSummary(
+        target=float(target),
+        metric=metric,
+        method=method,
+        baselines=baselines,
+        budgets=budgets,
+        hits=hits,
+        at_budget=at_budget,
+        ratios=ratios,
+    )

@@ -52,7 +52,9 @@ def set_seed(seed: int, *, deterministic: bool = False) -> None:
         True
     """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"Argument `seed` must be a non-negative integer. Received: seed={seed!r}")
+        raise ValueError(
+            f"Argument `seed` must be a non-negative integer. Received: seed={seed!r}"
+        )
     keras.utils.set_random_seed(int(seed))
     if deterministic:
         import tensorflow as tf
@@ -153,12 +155,19 @@ class _TestEvaluator(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        results = self.model.evaluate(self.x, self.y, batch_size=self.batch_size, verbose=0, return_dict=True)
+        results = self.model.evaluate(
+            self.x, self.y, batch_size=self.batch_size, verbose=0, return_dict=True
+        )
         for key, value in results.items():
             logs[f"test_{key}"] = float(value)
 
 
-_BATCH_HOOKS = ("on_train_batch_begin", "on_train_batch_end", "on_batch_begin", "on_batch_end")
+_BATCH_HOOKS = (
+    "on_train_batch_begin",
+    "on_train_batch_end",
+    "on_batch_begin",
+    "on_batch_end",
+)
 
 
 def has_batch_hooks(callbacks) -> bool:
@@ -176,14 +185,20 @@ def has_batch_hooks(callbacks) -> bool:
     """
     base = keras.callbacks.Callback
     return any(
-        getattr(type(cb), hook) is not getattr(base, hook) for cb in callbacks for hook in _BATCH_HOOKS
+        getattr(type(cb), hook) is not getattr(base, hook)
+        for cb in callbacks
+        for hook in _BATCH_HOOKS
     )
 
 
 def _steps_per_execution(setting, n_samples: int, batch_size: int, callbacks) -> int:
     """The ``steps_per_execution`` of one run: a whole epoch per call unless a callback needs each batch."""
     if setting == "auto":
-        return 1 if has_batch_hooks(callbacks) else max(1, math.ceil(n_samples / batch_size))
+        return (
+            1
+            if has_batch_hooks(callbacks)
+            else max(1, math.ceil(n_samples / batch_size))
+        )
     return int(setting)
 
 
@@ -265,13 +280,19 @@ def run_experiment(
     from lrbook.models import compile_classifier
 
     if not arms:
-        raise ValueError(f"Argument `arms` must name at least one arm. Received: arms={arms!r}")
+        raise ValueError(
+            f"Argument `arms` must name at least one arm. Received: arms={arms!r}"
+        )
     for name, arm in arms.items():
         if not isinstance(arm, Arm):
-            raise ValueError(f"Argument `arms` must map names to Arm objects. Received: {name!r}: {arm!r}")
+            raise ValueError(
+                f"Argument `arms` must map names to Arm objects. Received: {name!r}: {arm!r}"
+            )
     seeds = list(seeds)
     if not seeds:
-        raise ValueError(f"Argument `seeds` must hold at least one seed. Received: seeds={seeds!r}")
+        raise ValueError(
+            f"Argument `seeds` must hold at least one seed. Received: seeds={seeds!r}"
+        )
     if steps_per_execution != "auto" and not (
         isinstance(steps_per_execution, (int, np.integer))
         and not isinstance(steps_per_execution, bool)
@@ -283,7 +304,13 @@ def run_experiment(
         )
 
     rows = []
-    bar = tqdm(total=len(seeds) * len(arms), disable=not progress, desc="runs", file=sys.stderr, mininterval=2.0)
+    bar = tqdm(
+        total=len(seeds) * len(arms),
+        disable=not progress,
+        desc="runs",
+        file=sys.stderr,
+        mininterval=2.0,
+    )
     for seed in seeds:
         initial = initial_weights(build_model, seed)
         for name, arm in arms.items():
@@ -297,7 +324,9 @@ def run_experiment(
             compile_kwargs = dict(arm.compile_kwargs)
             compile_kwargs.setdefault(
                 "steps_per_execution",
-                _steps_per_execution(steps_per_execution, len(data.x_train), bs, arm_callbacks),
+                _steps_per_execution(
+                    steps_per_execution, len(data.x_train), bs, arm_callbacks
+                ),
             )
             compile_classifier(model, _make_optimizer(arm.optimizer), **compile_kwargs)
             callbacks = [_EpochTimer()]
@@ -306,8 +335,13 @@ def run_experiment(
             callbacks += arm_callbacks
             set_seed(seed)
             history = model.fit(
-                data.x_train, data.y_train, batch_size=bs, epochs=arm.epochs or epochs,
-                validation_data=data.validation_data, callbacks=callbacks, verbose=0,
+                data.x_train,
+                data.y_train,
+                batch_size=bs,
+                epochs=arm.epochs or epochs,
+                validation_data=data.validation_data,
+                callbacks=callbacks,
+                verbose=0,
             )
             total = 0.0
             for e in range(len(history.epoch)):
@@ -335,16 +369,21 @@ def epochs_to_target(df, target: float, metric: str = "test_accuracy"):
     import pandas as pd
 
     if metric not in df:
-        raise ValueError(f"Argument `metric` must be a column of the table. Received: metric={metric!r}")
+        raise ValueError(
+            f"Argument `metric` must be a column of the table. Received: metric={metric!r}"
+        )
     out = []
     for (arm, seed), g in df.sort_values("epoch").groupby(["arm", "seed"], sort=False):
         hit = g[g[metric] >= target]
         first = hit.iloc[0] if len(hit) else None
-        out.append({
-            "arm": arm, "seed": seed,
-            "epochs": float(first["epoch"]) if first is not None else float("nan"),
-            "seconds": float(first["time"]) if first is not None else float("nan"),
-        })
+        out.append(
+            {
+                "arm": arm,
+                "seed": seed,
+                "epochs": float(first["epoch"]) if first is not None else float("nan"),
+                "seconds": float(first["time"]) if first is not None else float("nan"),
+            }
+        )
     return pd.DataFrame(out)
 
 
@@ -353,7 +392,9 @@ def _at_epoch(df, epoch):
         return df.sort_values("epoch").groupby(["arm", "seed"], sort=False).tail(1)
     at = df[df.epoch == epoch]
     if at.empty:
-        raise ValueError(f"Argument `epoch` is past every run in the table. Received: epoch={epoch}")
+        raise ValueError(
+            f"Argument `epoch` is past every run in the table. Received: epoch={epoch}"
+        )
     return at
 
 
@@ -378,10 +419,14 @@ def paired_values(df, metric: str = "test_accuracy", *, epoch: int | None = None
         >>> (wide["one-cycle"] - wide["constant"]).mean()       # doctest: +SKIP
     """
     if metric not in df:
-        raise ValueError(f"Argument `metric` must be a column of the table. Received: metric={metric!r}")
+        raise ValueError(
+            f"Argument `metric` must be a column of the table. Received: metric={metric!r}"
+        )
     at = _at_epoch(df, epoch)
     order = list(dict.fromkeys(df.arm))
-    wide = at.pivot_table(index="seed", columns="arm", values=metric, aggfunc="first", dropna=False)
+    wide = at.pivot_table(
+        index="seed", columns="arm", values=metric, aggfunc="first", dropna=False
+    )
     return wide[[a for a in order if a in wide.columns]]
 
 
@@ -440,11 +485,15 @@ def compare(
     from lrbook.stats import verdict
 
     if metric not in df:
-        raise ValueError(f"Argument `metric` must be a column of the table. Received: metric={metric!r}")
+        raise ValueError(
+            f"Argument `metric` must be a column of the table. Received: metric={metric!r}"
+        )
     at = _at_epoch(df, epoch)
     order = list(dict.fromkeys(df.arm))
     if baseline is not None and baseline not in order:
-        raise ValueError(f"Argument `baseline` must be one of the arms {order}. Received: baseline={baseline!r}")
+        raise ValueError(
+            f"Argument `baseline` must be one of the arms {order}. Received: baseline={baseline!r}"
+        )
     if higher_is_better is None:
         higher_is_better = "loss" not in metric
     rows = []
@@ -453,7 +502,15 @@ def compare(
         if sub.empty:
             continue
         s = summarize(sub[metric].to_numpy())
-        rows.append({"arm": arm, "mean": s.mean, "std": s.std, "n": s.n, "time": float(sub["time"].mean())})
+        rows.append(
+            {
+                "arm": arm,
+                "mean": s.mean,
+                "std": s.std,
+                "n": s.n,
+                "time": float(sub["time"].mean()),
+            }
+        )
     table = pd.DataFrame(rows).set_index("arm")
     if baseline is None:
         return table
@@ -466,17 +523,38 @@ def compare(
         pair = wide[[arm, baseline]].replace([np.inf, -np.inf], np.nan).dropna()
         if len(pair) >= 2:
             comparisons[arm] = paired_comparison(
-                pair[arm].to_numpy(), pair[baseline].to_numpy(), confidence=confidence, method=method
+                pair[arm].to_numpy(),
+                pair[baseline].to_numpy(),
+                confidence=confidence,
+                method=method,
             )
-    adjusted = dict(zip(comparisons, adjust_pvalues([c.p_value for c in comparisons.values()], adjust)))
+    adjusted = dict(
+        zip(
+            comparisons,
+            adjust_pvalues([c.p_value for c in comparisons.values()], adjust),
+        )
+    )
     nan = float("nan")
-    for col in ("diff", "ci_low", "ci_high", f"p_vs_{baseline}", f"p_adj_vs_{baseline}"):
+    for col in (
+        "diff",
+        "ci_low",
+        "ci_high",
+        f"p_vs_{baseline}",
+        f"p_adj_vs_{baseline}",
+    ):
         table[col] = nan
     table["verdict"] = ""
     for arm, c in comparisons.items():
-        v = verdict(c, p_adjusted=adjusted[arm], adjustment=adjust, alpha=alpha, higher_is_better=higher_is_better)
-        table.loc[arm, ["diff", "ci_low", "ci_high", f"p_vs_{baseline}", f"p_adj_vs_{baseline}"]] = [
-            c.mean_diff, c.ci_low, c.ci_high, c.p_value, adjusted[arm]
-        ]
+        v = verdict(
+            c,
+            p_adjusted=adjusted[arm],
+            adjustment=adjust,
+            alpha=alpha,
+            higher_is_better=higher_is_better,
+        )
+        table.loc[
+            arm,
+            ["diff", "ci_low", "ci_high", f"p_vs_{baseline}", f"p_adj_vs_{baseline}"],
+        ] = [c.mean_diff, c.ci_low, c.ci_high, c.p_value, adjusted[arm]]
         table.loc[arm, "verdict"] = v.label
     return table

@@ -84,31 +84,51 @@ def _settings(grid):
     """The grid as a list of settings and their labels."""
     if isinstance(grid, Mapping):
         if not grid:
-            raise ValueError(f"Argument `grid` must name at least one parameter. Received: grid={grid!r}")
+            raise ValueError(
+                f"Argument `grid` must name at least one parameter. Received: grid={grid!r}"
+            )
         names = list(grid)
         for name in names:
             values = grid[name]
-            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or len(list(values)) == 0:
+            if (
+                isinstance(values, (str, bytes))
+                or not hasattr(values, "__iter__")
+                or len(list(values)) == 0
+            ):
                 raise ValueError(
                     f"Argument `grid` must map each parameter to a non-empty list of values. "
                     f"Received: {name}={values!r}"
                 )
-        settings = [dict(zip(names, combo)) for combo in itertools.product(*(list(grid[n]) for n in names))]
-        labels = [", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in s.items())
-                  for s in settings]
+        settings = [
+            dict(zip(names, combo))
+            for combo in itertools.product(*(list(grid[n]) for n in names))
+        ]
+        labels = [
+            ", ".join(
+                f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in s.items()
+            )
+            for s in settings
+        ]
         return settings, labels, names
     settings = list(grid)
     if not settings:
-        raise ValueError(f"Argument `grid` must hold at least one setting. Received: grid={grid!r}")
+        raise ValueError(
+            f"Argument `grid` must hold at least one setting. Received: grid={grid!r}"
+        )
     labels = [f"{s:g}" if isinstance(s, float) else str(s) for s in settings]
     if len(set(labels)) != len(labels):
-        raise ValueError(f"Argument `grid` must not repeat a setting. Received: grid={settings!r}")
+        raise ValueError(
+            f"Argument `grid` must not repeat a setting. Received: grid={settings!r}"
+        )
     return settings, labels, None
 
 
 def _check_metric(metric: str, data, mode: str) -> str:
     if not isinstance(metric, str) or not metric:
-        raise ValueError(f"Argument `metric` must be a column name. Received: metric={metric!r}")
+        raise ValueError(
+            f"Argument `metric` must be a column name. Received: metric={metric!r}"
+        )
     if metric.startswith("test_"):
         raise ValueError(
             "Argument `metric` must not be computed on the test split: selecting on it would "
@@ -121,7 +141,9 @@ def _check_metric(metric: str, data, mode: str) -> str:
             f"Received: data={data!r}"
         )
     if mode not in _MODES:
-        raise ValueError(f"Argument `mode` must be one of {_MODES}. Received: mode={mode!r}")
+        raise ValueError(
+            f"Argument `mode` must be one of {_MODES}. Received: mode={mode!r}"
+        )
     if mode == "auto":
         return "min" if "loss" in metric else "max"
     return mode
@@ -192,7 +214,9 @@ def tune(
     settings, labels, names = _settings(grid)
     seeds = list(seeds)
     if not seeds:
-        raise ValueError(f"Argument `seeds` must hold at least one seed. Received: seeds={seeds!r}")
+        raise ValueError(
+            f"Argument `seeds` must hold at least one seed. Received: seeds={seeds!r}"
+        )
     arms = {}
     for setting, label in zip(settings, labels):
         arm = make_arm(**setting) if names is not None else make_arm(setting)
@@ -202,8 +226,16 @@ def tune(
             )
         arm.epochs = epochs
         arms[label] = arm
-    runs = run_experiment(build_model, arms, data, seeds=seeds, epochs=epochs, batch_size=batch_size,
-                          evaluate_test=False, progress=progress)
+    runs = run_experiment(
+        build_model,
+        arms,
+        data,
+        seeds=seeds,
+        epochs=epochs,
+        batch_size=batch_size,
+        evaluate_test=False,
+        progress=progress,
+    )
     if metric not in runs:
         raise ValueError(
             f"Argument `metric` must be a column of the runs {sorted(runs.columns)}. Received: metric={metric!r}"
@@ -228,10 +260,14 @@ def tune(
             f"Argument `grid` has no setting with a finite {metric!r}: every run diverged. "
             f"Received: grid={grid!r}"
         )
-    return TuningResult(best=best, table=table, metric=metric, mode=mode, seeds=seeds, runs=runs)
+    return TuningResult(
+        best=best, table=table, metric=metric, mode=mode, seeds=seeds, runs=runs
+    )
 
 
-def check_equal_effort(results: Mapping[str, TuningResult], *, exempt: Mapping[str, str] | None = None) -> int:
+def check_equal_effort(
+    results: Mapping[str, TuningResult], *, exempt: Mapping[str, str] | None = None
+) -> int:
     """Check that every arm of a comparison was tuned with the same grid points × seeds.
 
     Args:
@@ -254,10 +290,15 @@ def check_equal_effort(results: Mapping[str, TuningResult], *, exempt: Mapping[s
     exempt = dict(exempt or {})
     checked = {name: r for name, r in results.items() if name not in exempt}
     if not checked:
-        raise ValueError(f"Argument `results` must hold at least one arm to check. Received: {list(results)}")
+        raise ValueError(
+            f"Argument `results` must hold at least one arm to check. Received: {list(results)}"
+        )
     efforts = {name: r.effort for name, r in checked.items()}
     if len(set(efforts.values())) > 1:
-        detail = ", ".join(f"{n}: {len(r.table)} x {len(r.seeds)} = {r.effort}" for n, r in checked.items())
+        detail = ", ".join(
+            f"{n}: {len(r.table)} x {len(r.seeds)} = {r.effort}"
+            for n, r in checked.items()
+        )
         raise ValueError(
             "Argument `results` must give every arm the same tuning effort (grid points x seeds). "
             f"Received: {detail}"

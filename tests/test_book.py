@@ -11,10 +11,18 @@ from lrbook import book
 
 def make_notebook(path, body):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     params = nbformat.v4.new_code_cell("profile = None\nx = 1")
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# T"), params, nbformat.v4.new_code_cell(body)]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# T"),
+        params,
+        nbformat.v4.new_code_cell(body),
+    ]
     nbformat.write(nb, path)
     return path
 
@@ -27,14 +35,18 @@ def test_notebooks_follow_the_toc():
 
 
 def test_execute_records_manifest_and_hides_injected_cell(tmp_path):
-    nb = make_notebook(tmp_path / "ok.ipynb", "assert profile == 'quick' and x == 1\nprint('fine')")
+    nb = make_notebook(
+        tmp_path / "ok.ipynb", "assert profile == 'quick' and x == 1\nprint('fine')"
+    )
     manifest = book.execute("quick", paths=[nb], build=tmp_path / "build")
     entry = manifest["notebooks"][str(nb)]
     assert entry["success"] is True and entry["profile"] == "quick"
     assert entry["parameters"] == {"profile": "quick"}
     for key in ("wall_time_s", "keras", "tensorflow", "lrbook", "device"):
         assert key in entry
-    out = nbformat.read(tmp_path / "build/executed/quick/notebooks/ok.ipynb", as_version=4)
+    out = nbformat.read(
+        tmp_path / "build/executed/quick/notebooks/ok.ipynb", as_version=4
+    )
     injected = [c for c in out.cells if book.INJECTED_TAG in c.metadata.get("tags", [])]
     assert len(injected) == 1 and "remove-cell" in injected[0].metadata["tags"]
     on_disk = json.loads((tmp_path / "build/executed/quick/manifest.json").read_text())
@@ -42,11 +54,17 @@ def test_execute_records_manifest_and_hides_injected_cell(tmp_path):
 
 
 def test_failing_notebook_stops_the_build_and_keeps_partial_copy(tmp_path):
-    nb = make_notebook(tmp_path / "bad.ipynb", "print('before')\nraise RuntimeError('boom')")
+    nb = make_notebook(
+        tmp_path / "bad.ipynb", "print('before')\nraise RuntimeError('boom')"
+    )
     with pytest.raises(SystemExit) as exc:
         book.execute("quick", paths=[nb], build=tmp_path / "build")
     message = str(exc.value)
-    assert "FAILED" in message and "bad.ipynb" in message and "nothing was rendered" in message
+    assert (
+        "FAILED" in message
+        and "bad.ipynb" in message
+        and "nothing was rendered" in message
+    )
     partial = tmp_path / "build/executed/quick/notebooks/bad.ipynb"
     assert partial.exists()
     text = partial.read_text()
@@ -59,14 +77,23 @@ def test_failing_notebook_stops_the_build_and_keeps_partial_copy(tmp_path):
 def test_requirements_for_a_gpu_swap_only_the_tensorflow_line(monkeypatch):
     text = "# c\ntensorflow-cpu==2.21.0\nkeras==3.15.1\n"
     assert book.requirements("cpu", text) == text
-    assert book.requirements("gpu", text) == "# c\ntensorflow[and-cuda]==2.21.0\nkeras==3.15.1\n"
+    assert (
+        book.requirements("gpu", text)
+        == "# c\ntensorflow[and-cuda]==2.21.0\nkeras==3.15.1\n"
+    )
     monkeypatch.setenv("LRBOOK_DEVICE", "gpu")
-    assert book.requirements("auto", text).splitlines()[1] == "tensorflow[and-cuda]==2.21.0"
+    assert (
+        book.requirements("auto", text).splitlines()[1]
+        == "tensorflow[and-cuda]==2.21.0"
+    )
     monkeypatch.setenv("LRBOOK_DEVICE", "cpu")
     assert book.requirements("auto", text) == text
     real = book.requirements("gpu")  # the repository's file pins tensorflow-cpu
     assert "tensorflow[and-cuda]==" in real and "\ntensorflow-cpu==" not in real
-    with pytest.raises(ValueError, match=r"Argument `device` must be 'cpu', 'gpu' or 'auto'. Received: device='tpu'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `device` must be 'cpu', 'gpu' or 'auto'. Received: device='tpu'",
+    ):
         book.requirements("tpu", text)
     with pytest.raises(ValueError, match=r"Argument `text` must pin tensorflow-cpu"):
         book.requirements("gpu", "keras==3\n")
@@ -100,7 +127,9 @@ def test_fail_fast_stops_at_the_first_failure(tmp_path):
     bad = make_notebook(tmp_path / "bad.ipynb", "raise RuntimeError('boom')")
     ok = make_notebook(tmp_path / "ok.ipynb", "print('fine')")
     with pytest.raises(SystemExit, match="bad.ipynb"):
-        book.execute("quick", paths=[bad, ok], build=tmp_path / "build", keep_going=False)
+        book.execute(
+            "quick", paths=[bad, ok], build=tmp_path / "build", keep_going=False
+        )
     manifest = json.loads((tmp_path / "build/executed/quick/manifest.json").read_text())
     assert str(ok) not in manifest["notebooks"]
 
@@ -116,14 +145,20 @@ def test_unchanged_notebook_is_cached_and_a_change_reexecutes_it(tmp_path, capsy
     assert "cached" in capsys.readouterr().out
     assert second["cached"] is True and second["started"] == first["started"]
 
-    forced = book.execute("quick", paths=[nb], build=build, force=True)["notebooks"][str(nb)]
+    forced = book.execute("quick", paths=[nb], build=build, force=True)["notebooks"][
+        str(nb)
+    ]
     assert forced["cached"] is False and "executing" in capsys.readouterr().out
 
-    other = book.execute("quick", paths=[nb], build=build, parameters={"x": 2})["notebooks"][str(nb)]
+    other = book.execute("quick", paths=[nb], build=build, parameters={"x": 2})[
+        "notebooks"
+    ][str(nb)]
     assert other["cached"] is False and other["input_hash"] != first["input_hash"]
 
     make_notebook(nb, "print('two')")  # a cell changed
-    changed = book.execute("quick", paths=[nb], build=build, parameters={"x": 2})["notebooks"][str(nb)]
+    changed = book.execute("quick", paths=[nb], build=build, parameters={"x": 2})[
+        "notebooks"
+    ][str(nb)]
     assert changed["cached"] is False and changed["input_hash"] != other["input_hash"]
     out = nbformat.read(build / "executed/quick/notebooks/ok.ipynb", as_version=4)
     assert "two" in json.dumps(out.cells[-1].outputs)
@@ -144,16 +179,33 @@ def test_input_hash_covers_cells_tags_sources_packages_parameters_and_device(tmp
     variants = [
         book.input_hash(nb, {"profile": "full"}, {"device": "CPU"}, **base),
         book.input_hash(nb, {"profile": "quick"}, {"device": "GPU"}, **base),
-        book.input_hash(nb, {"profile": "quick"}, {"device": "CPU", "precision": "mixed_float16"}, **base),
-        book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, packages=["keras==3.15.2"],
-                        sources=base["sources"]),
-        book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, packages=base["packages"],
-                        sources=[["lrbook/a.py", "1"]]),
+        book.input_hash(
+            nb,
+            {"profile": "quick"},
+            {"device": "CPU", "precision": "mixed_float16"},
+            **base,
+        ),
+        book.input_hash(
+            nb,
+            {"profile": "quick"},
+            {"device": "CPU"},
+            packages=["keras==3.15.2"],
+            sources=base["sources"],
+        ),
+        book.input_hash(
+            nb,
+            {"profile": "quick"},
+            {"device": "CPU"},
+            packages=base["packages"],
+            sources=[["lrbook/a.py", "1"]],
+        ),
     ]
     tagged = nbformat.read(nb, as_version=4)
     tagged.cells[-1].metadata["tags"] = ["hide-input"]
     nbformat.write(tagged, nb)
-    variants.append(book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, **base))
+    variants.append(
+        book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, **base)
+    )
     assert len({ref, *variants}) == len(variants) + 1
     # The build's own machinery is not an input of any chapter; the rest of lrbook is.
     paths = [p for p, _ in book._lrbook_sources()]
@@ -162,8 +214,15 @@ def test_input_hash_covers_cells_tags_sources_packages_parameters_and_device(tmp
 
 def test_staged_page_carries_the_record_of_the_run_that_made_it(tmp_path):
     nb = make_notebook(tmp_path / "a.ipynb", "print(1)")
-    entry = {"started": "2026-12-03T09:00:00+00:00", "profile": "full", "wall_time_s": 61.5,
-             "device": "CPU", "lrbook": "0.1.0", "tensorflow": "2.21.0", "keras": "3.15.1"}
+    entry = {
+        "started": "2026-12-03T09:00:00+00:00",
+        "profile": "full",
+        "wall_time_s": 61.5,
+        "device": "CPU",
+        "lrbook": "0.1.0",
+        "tensorflow": "2.21.0",
+        "keras": "3.15.1",
+    }
     book._stage_notebook(nb, tmp_path / "staged.ipynb", {**entry, "cached": True})
     footer = nbformat.read(tmp_path / "staged.ipynb", as_version=4).cells[-1].source
     assert "2026-12-03 at 09:00 UTC" in footer and "reused that run" in footer
@@ -178,8 +237,11 @@ def test_command_line_flags(monkeypatch):
     book.main(["execute", "--profile", "quick"])
     book.main(["execute", "--profile", "quick", "--keep-going", "--force"])
     book.main(["execute", "--profile", "quick", "--fail-fast"])
-    assert calls == [{"force": False, "keep_going": True}, {"force": True, "keep_going": True},
-                     {"force": False, "keep_going": False}]
+    assert calls == [
+        {"force": False, "keep_going": True},
+        {"force": True, "keep_going": True},
+        {"force": False, "keep_going": False},
+    ]
     with pytest.raises(SystemExit):
         book.main(["build", "--keep-going", "--fail-fast"])
 
@@ -196,9 +258,16 @@ def test_results_page_states_render_date_and_each_chapters_run(tmp_path):
     for nb_path in book.notebooks():
         make_notebook(tmp_path / nb_path.name, "pass")
         rel = nb_path.relative_to(book.ROOT).as_posix()
-        entries[rel] = {"started": "2026-12-01T10:00:00+00:00", "profile": "full", "cached": True,
-                        "wall_time_s": 12.0, "lrbook": "9.9.9"}
-    page = book.results_page("full", tmp_path, {"runtime": {"lrbook": "9.9.9"}, "notebooks": entries})
+        entries[rel] = {
+            "started": "2026-12-01T10:00:00+00:00",
+            "profile": "full",
+            "cached": True,
+            "wall_time_s": 12.0,
+            "lrbook": "9.9.9",
+        }
+    page = book.results_page(
+        "full", tmp_path, {"runtime": {"lrbook": "9.9.9"}, "notebooks": entries}
+    )
     assert re.search(r"rendered on \d{4}-\d\d-\d\d at \d\d:\d\d UTC", page)
     assert page.count("Executed on 2026-12-01 at 10:00 UTC in 12 s") == len(entries)
     assert "lrbook 9.9.9" in page and "reused that run" in page

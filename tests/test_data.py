@@ -69,25 +69,38 @@ def test_digits_offline():
     assert len(subset.y_train) + len(subset.y_val) == 500
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"name": "mnist"}, "Argument `name` must be one of"),
-    ({"n_train": 0}, "Argument `n_train` must be a positive integer. Received: n_train=0"),
-    ({"n_train": 1001}, "Argument `n_train` must be a multiple of 8"),
-    ({"validation_split": 1.0}, r"Argument `validation_split` must be in \[0, 1\). Received: validation_split=1.0"),
-    ({"name": "digits", "n_train": 99999}, "Argument `n_train` must be at most"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"name": "mnist"}, "Argument `name` must be one of"),
+        (
+            {"n_train": 0},
+            "Argument `n_train` must be a positive integer. Received: n_train=0",
+        ),
+        ({"n_train": 1001}, "Argument `n_train` must be a multiple of 8"),
+        (
+            {"validation_split": 1.0},
+            r"Argument `validation_split` must be in \[0, 1\). Received: validation_split=1.0",
+        ),
+        ({"name": "digits", "n_train": 99999}, "Argument `n_train` must be at most"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         data.load(**kwargs)
 
 
 @pytest.mark.parametrize("name", ["fashion_mnist", "cifar10", "rock_paper_scissors"])
-def test_online_sets_fail_fast_offline_naming_the_alternatives(name, monkeypatch, tmp_path):
+def test_online_sets_fail_fast_offline_naming_the_alternatives(
+    name, monkeypatch, tmp_path
+):
     monkeypatch.setattr(data, "_reachable", lambda host, **kw: False)
     with pytest.raises(data.DatasetUnavailableError) as err:
         data.load(name, data_dir=str(tmp_path))
     message = str(err.value)
-    assert name in message and "load('mnist1d')" in message and "load('digits')" in message
+    assert (
+        name in message and "load('mnist1d')" in message and "load('digits')" in message
+    )
 
 
 def test_offline_probe_is_fast_here(tmp_path):

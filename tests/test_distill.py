@@ -13,8 +13,14 @@ quiet_import_tensorflow()
 import keras  # noqa: E402
 
 from lrbook.distill import (  # noqa: E402
-    DistillationLoss, Distiller, distillation_loss, keras_student_loss_weight, pack_targets, packed_accuracy,
-    temperature_softmax)
+    DistillationLoss,
+    Distiller,
+    distillation_loss,
+    keras_student_loss_weight,
+    pack_targets,
+    packed_accuracy,
+    temperature_softmax,
+)
 
 RNG = np.random.default_rng(0)
 
@@ -29,47 +35,86 @@ def np_loss(y, s, t, T, ls, lh):
     pt = np.exp(np_log_softmax(t / T))
     kl = (pt * (np.log(pt) - np_log_softmax(s / T))).sum(-1).mean()
     ce = -np_log_softmax(s)[np.arange(len(y)), y].mean()
-    return (ls * T ** 2 * kl + lh * ce) / (ls + lh)
+    return (ls * T**2 * kl + lh * ce) / (ls + lh)
 
 
 @pytest.mark.parametrize("T", [1.0, 2.0, 4.0, 8.0, 20.0])
-@pytest.mark.parametrize("ls,lh", [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0), (0.9, 0.1), (3.0, 0.5)])
+@pytest.mark.parametrize(
+    "ls,lh", [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0), (0.9, 0.1), (3.0, 0.5)]
+)
 def test_loss_matches_numpy_formula(T, ls, lh):
     s = RNG.normal(scale=3, size=(16, 10))
     t = RNG.normal(scale=3, size=(16, 10))
     y = RNG.integers(0, 10, size=16)
-    got = float(distillation_loss(y, s, t, temperature=T, lambda_soft=ls, lambda_hard=lh))
+    got = float(
+        distillation_loss(y, s, t, temperature=T, lambda_soft=ls, lambda_hard=lh)
+    )
     np.testing.assert_allclose(got, np_loss(y, s, t, T, ls, lh), rtol=1e-5, atol=1e-6)
 
 
 def test_loss_is_zero_soft_term_for_identical_logits_and_scales_with_weights():
     s = RNG.normal(size=(8, 5))
     y = RNG.integers(0, 5, size=8)
-    assert abs(float(distillation_loss(y, s, s, temperature=3.0, lambda_soft=1, lambda_hard=0))) < 1e-6
+    assert (
+        abs(
+            float(
+                distillation_loss(
+                    y, s, s, temperature=3.0, lambda_soft=1, lambda_hard=0
+                )
+            )
+        )
+        < 1e-6
+    )
     # Only the ratio of the weights matters.
     t = RNG.normal(size=(8, 5))
     a = float(distillation_loss(y, s, t, temperature=2.0, lambda_soft=1, lambda_hard=3))
-    b = float(distillation_loss(y, s, t, temperature=2.0, lambda_soft=10, lambda_hard=30))
+    b = float(
+        distillation_loss(y, s, t, temperature=2.0, lambda_soft=10, lambda_hard=30)
+    )
     np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
 def test_temperature_softmax_known_values_and_limits():
     z = np.array([2.0, 1.0, 0.0])
     e = np.exp(z / 2.0)
-    np.testing.assert_allclose(np.asarray(temperature_softmax(z, 2.0)), e / e.sum(), rtol=1e-6)
-    np.testing.assert_allclose(np.asarray(temperature_softmax(z, 1e6)), np.full(3, 1 / 3), atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(temperature_softmax(z, 2.0)), e / e.sum(), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        np.asarray(temperature_softmax(z, 1e6)), np.full(3, 1 / 3), atol=1e-5
+    )
     assert np.asarray(temperature_softmax(z, 1e-3))[0] > 0.999999
-    with pytest.raises(ValueError, match=r"`temperature` must be a number > 0. Received: temperature=0"):
+    with pytest.raises(
+        ValueError, match=r"`temperature` must be a number > 0. Received: temperature=0"
+    ):
         temperature_softmax(z, 0)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(temperature=0.0, lambda_soft=1, lambda_hard=1), r"`temperature` must be a number > 0. Received: temperature=0.0"),
-    (dict(temperature=-1, lambda_soft=1, lambda_hard=1), r"Received: temperature=-1"),
-    (dict(temperature=2, lambda_soft=-0.1, lambda_hard=1), r"`lambda_soft` must be a number >= 0. Received: lambda_soft=-0.1"),
-    (dict(temperature=2, lambda_soft=1, lambda_hard=-1), r"`lambda_hard` must be a number >= 0. Received: lambda_hard=-1"),
-    (dict(temperature=2, lambda_soft=0, lambda_hard=0), r"must not both be 0. Received: lambda_soft=0, lambda_hard=0"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (
+            dict(temperature=0.0, lambda_soft=1, lambda_hard=1),
+            r"`temperature` must be a number > 0. Received: temperature=0.0",
+        ),
+        (
+            dict(temperature=-1, lambda_soft=1, lambda_hard=1),
+            r"Received: temperature=-1",
+        ),
+        (
+            dict(temperature=2, lambda_soft=-0.1, lambda_hard=1),
+            r"`lambda_soft` must be a number >= 0. Received: lambda_soft=-0.1",
+        ),
+        (
+            dict(temperature=2, lambda_soft=1, lambda_hard=-1),
+            r"`lambda_hard` must be a number >= 0. Received: lambda_hard=-1",
+        ),
+        (
+            dict(temperature=2, lambda_soft=0, lambda_hard=0),
+            r"must not both be 0. Received: lambda_soft=0, lambda_hard=0",
+        ),
+    ],
+)
 def test_loss_validation(kwargs, match):
     s = np.zeros((2, 3))
     with pytest.raises(ValueError, match=match):
@@ -80,7 +125,9 @@ def test_loss_needs_labels_for_the_hard_term():
     s = np.zeros((2, 3))
     with pytest.raises(ValueError, match=r"`y_true` is needed when `lambda_hard` > 0"):
         distillation_loss(None, s, s, temperature=2, lambda_soft=1, lambda_hard=1)
-    assert float(distillation_loss(None, s, s, temperature=2, lambda_soft=1, lambda_hard=0)) == pytest.approx(0.0)
+    assert float(
+        distillation_loss(None, s, s, temperature=2, lambda_soft=1, lambda_hard=0)
+    ) == pytest.approx(0.0)
 
 
 def test_keras_student_loss_weight():
@@ -92,7 +139,13 @@ def test_keras_student_loss_weight():
 
 def _pair(seed=0):
     keras.utils.set_random_seed(seed)
-    teacher = keras.Sequential([keras.Input((6,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)])
+    teacher = keras.Sequential(
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(4),
+        ]
+    )
     student = keras.Sequential([keras.Input((6,)), keras.layers.Dense(4)])
     return teacher, student
 
@@ -103,30 +156,45 @@ def _clone(model):
     return m
 
 
-@pytest.mark.parametrize("T,ls,lh", [(4.0, 1.0, 1.0), (2.0, 3.0, 1.0), (8.0, 1.0, 0.0), (1.0, 0.5, 2.0)])
+@pytest.mark.parametrize(
+    "T,ls,lh", [(4.0, 1.0, 1.0), (2.0, 3.0, 1.0), (8.0, 1.0, 0.0), (1.0, 0.5, 2.0)]
+)
 def test_same_loss_and_same_step_as_keras_distiller(T, ls, lh):
     teacher, student = _pair()
     x = np.random.default_rng(1).normal(size=(32, 6)).astype("float32")
     y = np.random.default_rng(2).integers(0, 4, size=32)
 
-    ours = Distiller(_clone(student), _clone(teacher), temperature=T, lambda_soft=ls, lambda_hard=lh)
+    ours = Distiller(
+        _clone(student), _clone(teacher), temperature=T, lambda_soft=ls, lambda_hard=lh
+    )
     theirs = keras.distillation.Distiller(
-        teacher=_clone(teacher), student=_clone(student),
+        teacher=_clone(teacher),
+        student=_clone(student),
         # The loss must be the KLDivergence *instance*: see test_keras_default_kl_string_is_not_hintons_loss.
-        distillation_losses=keras.distillation.LogitsDistillation(temperature=T, loss=keras.losses.KLDivergence()),
-        student_loss_weight=keras_student_loss_weight(ls, lh))
+        distillation_losses=keras.distillation.LogitsDistillation(
+            temperature=T, loss=keras.losses.KLDivergence()
+        ),
+        student_loss_weight=keras_student_loss_weight(ls, lh),
+    )
     ours.compile(keras.optimizers.SGD(0.1))
-    theirs.compile(keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    theirs.compile(
+        keras.optimizers.SGD(0.1),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
 
     loss_ours = float(ours.compute_loss(x, y, ours(x)))
     loss_theirs = float(theirs.compute_loss(x, y, theirs(x)))
     np.testing.assert_allclose(loss_ours, loss_theirs, rtol=1e-5)
     s_logits = np.asarray(student(x))
-    np.testing.assert_allclose(loss_ours, np_loss(y, s_logits, np.asarray(teacher(x)), T, ls, lh), rtol=1e-5)
+    np.testing.assert_allclose(
+        loss_ours, np_loss(y, s_logits, np.asarray(teacher(x)), T, ls, lh), rtol=1e-5
+    )
 
     ours.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
     theirs.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
-    for a, b, t0 in zip(ours.student.get_weights(), theirs.student.get_weights(), student.get_weights()):
+    for a, b, t0 in zip(
+        ours.student.get_weights(), theirs.student.get_weights(), student.get_weights()
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         assert not np.allclose(a, t0)  # the step moved the student
     for a, t0 in zip(ours.teacher.get_weights(), teacher.get_weights()):
@@ -140,7 +208,9 @@ def test_distiller_fits_unlabeled_and_reports_student_accuracy():
     d.compile(keras.optimizers.Adam(0.05))
     hist = d.fit(x, batch_size=16, epochs=3, verbose=0)
     assert hist.history["loss"][-1] < hist.history["loss"][0]
-    d2 = Distiller(_clone(student), teacher, temperature=2.0, lambda_soft=1.0, lambda_hard=1.0)
+    d2 = Distiller(
+        _clone(student), teacher, temperature=2.0, lambda_soft=1.0, lambda_hard=1.0
+    )
     d2.compile(keras.optimizers.Adam(0.05), metrics=["accuracy"])
     y = np.argmax(np.asarray(teacher(x)), -1)
     logs = d2.fit(x, y, epochs=1, verbose=0).history
@@ -158,8 +228,11 @@ def test_distiller_validation_and_config():
     d = Distiller(student, teacher, temperature=3.0, lambda_soft=2.0, lambda_hard=1.0)
     assert teacher.trainable is False
     cfg = d.get_config()
-    assert {k: cfg[k] for k in ("temperature", "lambda_soft", "lambda_hard")} == \
-        {"temperature": 3.0, "lambda_soft": 2.0, "lambda_hard": 1.0}
+    assert {k: cfg[k] for k in ("temperature", "lambda_soft", "lambda_hard")} == {
+        "temperature": 3.0,
+        "lambda_soft": 2.0,
+        "lambda_hard": 1.0,
+    }
     json.dumps(cfg)
     back = Distiller.from_config(cfg)
     assert back.temperature == 3.0 and back.lambda_soft == 2.0
@@ -172,12 +245,23 @@ def test_keras_default_kl_string_is_not_hintons_loss():
     fails, Keras has changed that behaviour: update lrbook/distill.py's docstring and the chapter."""
     T = 4.0
     rng = np.random.default_rng(3)
-    t, s = rng.normal(size=(8, 5)).astype("float32"), rng.normal(size=(8, 5)).astype("float32")
-    default = float(keras.distillation.LogitsDistillation(temperature=T).compute_loss(t, s))
+    t, s = (
+        rng.normal(size=(8, 5)).astype("float32"),
+        rng.normal(size=(8, 5)).astype("float32"),
+    )
+    default = float(
+        keras.distillation.LogitsDistillation(temperature=T).compute_loss(t, s)
+    )
     on_logits = float(np.mean(np.asarray(keras.losses.kl_divergence(t / T, s / T))))
     np.testing.assert_allclose(default, on_logits, rtol=1e-6)
-    fixed = float(keras.distillation.LogitsDistillation(temperature=T, loss=keras.losses.KLDivergence()).compute_loss(t, s))
-    np.testing.assert_allclose(fixed, np_loss(np.zeros(8, int), s, t, T, 1.0, 0.0), rtol=1e-5)
+    fixed = float(
+        keras.distillation.LogitsDistillation(
+            temperature=T, loss=keras.losses.KLDivergence()
+        ).compute_loss(t, s)
+    )
+    np.testing.assert_allclose(
+        fixed, np_loss(np.zeros(8, int), s, t, T, 1.0, 0.0), rtol=1e-5
+    )
     assert abs(default - fixed) > 1e-3
 
 
@@ -186,13 +270,26 @@ def test_packed_targets_loss_equals_distiller_step():
     teacher, student = _pair()
     x = np.random.default_rng(1).normal(size=(32, 6)).astype("float32")
     y = np.random.default_rng(2).integers(0, 4, size=32)
-    d = Distiller(_clone(student), _clone(teacher), temperature=3.0, lambda_soft=2.0, lambda_hard=1.0)
+    d = Distiller(
+        _clone(student),
+        _clone(teacher),
+        temperature=3.0,
+        lambda_soft=2.0,
+        lambda_hard=1.0,
+    )
     d.compile(keras.optimizers.SGD(0.1))
     packed = pack_targets(y, np.asarray(teacher(x)))
     s2 = _clone(student)
-    s2.compile(keras.optimizers.SGD(0.1), loss=DistillationLoss(3.0, 2.0, 1.0), metrics=[packed_accuracy])
-    np.testing.assert_allclose(float(DistillationLoss(3.0, 2.0, 1.0)(packed, s2(x))),
-                               np_loss(y, np.asarray(student(x)), np.asarray(teacher(x)), 3.0, 2.0, 1.0), rtol=1e-5)
+    s2.compile(
+        keras.optimizers.SGD(0.1),
+        loss=DistillationLoss(3.0, 2.0, 1.0),
+        metrics=[packed_accuracy],
+    )
+    np.testing.assert_allclose(
+        float(DistillationLoss(3.0, 2.0, 1.0)(packed, s2(x))),
+        np_loss(y, np.asarray(student(x)), np.asarray(teacher(x)), 3.0, 2.0, 1.0),
+        rtol=1e-5,
+    )
     d.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
     logs = s2.fit(x, packed, batch_size=32, epochs=1, shuffle=False, verbose=0).history
     for a, b in zip(d.student.get_weights(), s2.get_weights()):
@@ -201,7 +298,9 @@ def test_packed_targets_loss_equals_distiller_step():
     assert logs["packed_accuracy"][0] == pytest.approx(acc)
     cfg = DistillationLoss(3.0, 2.0, 1.0).get_config()
     assert DistillationLoss.from_config(cfg).lambda_soft == 2.0
-    with pytest.raises(ValueError, match=r"`teacher_logits` must be 2-D with one row per label"):
+    with pytest.raises(
+        ValueError, match=r"`teacher_logits` must be 2-D with one row per label"
+    ):
         pack_targets(y, np.zeros((3, 4)))
     with pytest.raises(ValueError, match=r"Received: temperature=0"):
         DistillationLoss(temperature=0)

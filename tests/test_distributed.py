@@ -58,18 +58,26 @@ def test_delayed_gd_converges_below_and_diverges_above_the_threshold():
 
 
 def test_delay_errors():
-    with pytest.raises(ValueError, match=r"Argument `delay` must be a non-negative integer. Received: delay=-1"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `delay` must be a non-negative integer. Received: delay=-1",
+    ):
         D.delayed_gd_threshold(-1)
     with pytest.raises(ValueError, match=r"Argument `lr` must be > 0. Received: lr=0"):
         D.delayed_gd(1.0, 0, 1, 10)
-    with pytest.raises(ValueError, match=r"Argument `steps` must be a positive integer"):
+    with pytest.raises(
+        ValueError, match=r"Argument `steps` must be a positive integer"
+    ):
         D.delayed_gd(1.0, 0.1, 1, 0)
 
 
 def test_linear_scaling():
     assert D.linear_scaling(0.05, 64, 1024) == pytest.approx(0.8)
     assert D.linear_scaling(0.1, 256, 64) == pytest.approx(0.025)
-    with pytest.raises(ValueError, match=r"Argument `batch_size` must be a positive integer. Received: batch_size=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `batch_size` must be a positive integer. Received: batch_size=0",
+    ):
         D.linear_scaling(0.1, 64, 0)
     with pytest.raises(ValueError, match=r"Argument `base_lr` must be > 0"):
         D.linear_scaling(-1.0, 64, 64)
@@ -79,13 +87,17 @@ def _softmax_model():
     import keras
 
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
-    model.set_weights([np.linspace(-1, 1, 18).reshape(6, 3).astype("float32"), np.zeros(3, "float32")])
+    model.set_weights(
+        [np.linspace(-1, 1, 18).reshape(6, 3).astype("float32"), np.zeros(3, "float32")]
+    )
     return model
 
 
 def _data():
     rng = np.random.default_rng(0)
-    return rng.normal(size=(40, 6)).astype("float32"), rng.integers(0, 3, 40).astype("int32")
+    return rng.normal(size=(40, 6)).astype("float32"), rng.integers(0, 3, 40).astype(
+        "int32"
+    )
 
 
 def test_delay_zero_is_plain_sgd():
@@ -93,12 +105,17 @@ def test_delay_zero_is_plain_sgd():
 
     x, y = _data()
     model = _softmax_model()
-    out = D.train_delayed_sgd(model, x, y, learning_rate=0.3, delay=0, batch_size=8, seed=3)
+    out = D.train_delayed_sgd(
+        model, x, y, learning_rate=0.3, delay=0, batch_size=8, seed=3
+    )
     ref = _softmax_model()
-    ref.compile(optimizer=keras.optimizers.SGD(0.3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ref.compile(
+        optimizer=keras.optimizers.SGD(0.3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     order = np.random.default_rng(3).permutation(len(y))
     for s in range(0, len(y), 8):
-        idx = order[s:s + 8]
+        idx = order[s : s + 8]
         ref.train_on_batch(x[idx], y[idx])
     for a, b in zip(model.get_weights(), ref.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -118,7 +135,7 @@ def test_a_delay_longer_than_training_computes_every_gradient_at_the_start():
     total = [np.zeros_like(w) for w in ref.get_weights()]
     order = np.random.default_rng(1).permutation(len(y))
     for s in range(0, len(y), 8):
-        idx = order[s:s + 8]
+        idx = order[s : s + 8]
         with tf.GradientTape() as tape:
             loss = loss_fn(y[idx], ref(x[idx]))
         grads = tape.gradient(loss, ref.trainable_variables)
@@ -129,9 +146,16 @@ def test_a_delay_longer_than_training_computes_every_gradient_at_the_start():
 
 def test_train_delayed_sgd_errors():
     x, y = _data()
-    with pytest.raises(ValueError, match=r"Argument `momentum` must be in \[0, 1\). Received: momentum=1.0"):
-        D.train_delayed_sgd(_softmax_model(), x, y, learning_rate=0.1, delay=1, momentum=1.0)
-    with pytest.raises(ValueError, match=r"Argument `delay` must be a non-negative integer"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `momentum` must be in \[0, 1\). Received: momentum=1.0",
+    ):
+        D.train_delayed_sgd(
+            _softmax_model(), x, y, learning_rate=0.1, delay=1, momentum=1.0
+        )
+    with pytest.raises(
+        ValueError, match=r"Argument `delay` must be a non-negative integer"
+    ):
         D.train_delayed_sgd(_softmax_model(), x, y, learning_rate=0.1, delay=1.5)
 
 
@@ -141,16 +165,25 @@ def test_train_delayed_sgd_errors():
 def test_cluster_spec_and_tf_config():
     c = D.loopback_cluster(2, ps=1)
     ports = [int(a.split(":")[1]) for job in c.values() for a in job]
-    assert len(set(ports)) == 4 and all(a.startswith("127.0.0.1:") for job in c.values() for a in job)
+    assert len(set(ports)) == 4 and all(
+        a.startswith("127.0.0.1:") for job in c.values() for a in job
+    )
     assert [len(c["worker"]), len(c["ps"]), len(c["chief"])] == [2, 1, 1]
     assert list(D.loopback_cluster(3)) == ["worker"]
     cfg = D.tf_config(c, "ps", 0)
     assert cfg["task"] == {"type": "ps", "index": 0} and cfg["cluster"] == c
-    with pytest.raises(ValueError, match=r"Argument `index` must be in \[0, 2\). Received: index=2"):
+    with pytest.raises(
+        ValueError, match=r"Argument `index` must be in \[0, 2\). Received: index=2"
+    ):
         D.tf_config(c, "worker", 2)
-    with pytest.raises(ValueError, match=r"Argument `task_type` must be one of the cluster's jobs"):
+    with pytest.raises(
+        ValueError, match=r"Argument `task_type` must be one of the cluster's jobs"
+    ):
         D.tf_config(c, "evaluator", 0)
-    with pytest.raises(ValueError, match=r"Argument `workers` must be a positive integer. Received: workers=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `workers` must be a positive integer. Received: workers=0",
+    ):
         D.loopback_cluster(0)
 
 
@@ -164,10 +197,16 @@ def test_run_cluster_runs_every_worker_with_its_tf_config():
 def test_a_failing_worker_raises_and_leaves_no_process():
     before = len(D.STARTED_PIDS)
     t0 = time.perf_counter()
-    with pytest.raises(D.WorkerError, match=r"(?s)worker 1 .* exited with 1.*fails on purpose"):
+    with pytest.raises(
+        D.WorkerError, match=r"(?s)worker 1 .* exited with 1.*fails on purpose"
+    ):
         # worker 0 would hang for a minute: it must be killed, not waited for
-        D.run_cluster("lrbook.distributed:probe_worker", workers=2, kwargs={"fail_task": 1, "sleep": 0},
-                      timeout=60)
+        D.run_cluster(
+            "lrbook.distributed:probe_worker",
+            workers=2,
+            kwargs={"fail_task": 1, "sleep": 0},
+            timeout=60,
+        )
     assert time.perf_counter() - t0 < 30
     new = D.STARTED_PIDS[before:]
     assert len(new) == 2 and not any(alive(p) for p in new)
@@ -177,24 +216,37 @@ def test_a_hung_cluster_times_out_and_leaves_no_process():
     before = len(D.STARTED_PIDS)
     t0 = time.perf_counter()
     with pytest.raises(D.WorkerError, match=r"did not finish in 2 s"):
-        D.run_cluster("lrbook.distributed:probe_worker", workers=2, kwargs={"sleep": 120}, timeout=2)
+        D.run_cluster(
+            "lrbook.distributed:probe_worker",
+            workers=2,
+            kwargs={"sleep": 120},
+            timeout=2,
+        )
     assert time.perf_counter() - t0 < 15
     new = D.STARTED_PIDS[before:]
     assert len(new) == 2 and not any(alive(p) for p in new)
 
 
 def test_run_cluster_errors():
-    with pytest.raises(ValueError, match=r"Argument `target` must be a string 'module:function'"):
+    with pytest.raises(
+        ValueError, match=r"Argument `target` must be a string 'module:function'"
+    ):
         D.run_cluster("lrbook.distributed.probe_worker")
-    with pytest.raises(ValueError, match=r"Argument `kwargs` must be JSON-serializable"):
+    with pytest.raises(
+        ValueError, match=r"Argument `kwargs` must be JSON-serializable"
+    ):
         D.run_cluster("lrbook.distributed:probe_worker", kwargs={"x": object()})
     with pytest.raises(ValueError, match=r"Argument `timeout` must be > 0 seconds"):
         D.run_cluster("lrbook.distributed:probe_worker", timeout=0)
 
 
 def test_multi_worker_mirrored_training_keeps_workers_identical():
-    results = D.run_cluster("lrbook.distributed:mnist1d_worker", workers=2,
-                            kwargs={"epochs": 1, "n_train": 512, "global_batch_size": 64}, timeout=240)
+    results = D.run_cluster(
+        "lrbook.distributed:mnist1d_worker",
+        workers=2,
+        kwargs={"epochs": 1, "n_train": 512, "global_batch_size": 64},
+        timeout=240,
+    )
     a, b = (r.value for r in results)
     assert a["num_replicas"] == b["num_replicas"] == 2
     assert a["weights_digest"] == b["weights_digest"]
@@ -205,13 +257,22 @@ def test_multi_worker_mirrored_training_keeps_workers_identical():
 def test_keras_fit_under_multi_worker_mirrored_strategy_fails_in_this_keras():
     # keras-team/keras#20585: when this starts passing, the chapter's prose must change.
     with pytest.raises(D.WorkerError, match=r"PerReplica"):
-        D.run_cluster("lrbook.distributed:mnist1d_worker", workers=2,
-                      kwargs={"epochs": 1, "n_train": 256, "use_fit": True}, timeout=240)
+        D.run_cluster(
+            "lrbook.distributed:mnist1d_worker",
+            workers=2,
+            kwargs={"epochs": 1, "n_train": 256, "use_fit": True},
+            timeout=240,
+        )
 
 
 def test_parameter_server_cluster_trains_asynchronously():
-    (result,) = D.run_cluster("lrbook.distributed:ps_worker", workers=2, ps=1,
-                              kwargs={"steps": 60, "n_train": 512}, timeout=240)
+    (result,) = D.run_cluster(
+        "lrbook.distributed:ps_worker",
+        workers=2,
+        ps=1,
+        kwargs={"steps": 60, "n_train": 512},
+        timeout=240,
+    )
     v = result.value
     assert result.task == "chief:0" and v["workers"] == 2
     assert v["variable_devices"] == ["/job:ps/replica:0/task:0/device:CPU:0"]
@@ -253,17 +314,27 @@ print(json.dumps(out))
 
 
 def test_replica_gradients_equal_the_single_device_gradient():
-    out = subprocess.run([sys.executable, "-c", REPLICA_SCRIPT], capture_output=True, text=True, timeout=240,
-                         env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    out = subprocess.run(
+        [sys.executable, "-c", REPLICA_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert len(res["names"]) == 4
     assert res["2"] < 1e-5 and res["4"] < 1e-5
-    assert "already started with 4 CPU device(s), so it cannot be split into 2" in res["error"]
+    assert (
+        "already started with 4 CPU device(s), so it cannot be split into 2"
+        in res["error"]
+    )
 
 
 def test_configure_cpu_devices_errors():
-    with pytest.raises(ValueError, match=r"Argument `n` must be a positive integer. Received: n=0"):
+    with pytest.raises(
+        ValueError, match=r"Argument `n` must be a positive integer. Received: n=0"
+    ):
         D.configure_cpu_devices(0)
 
 

@@ -22,9 +22,15 @@ def edit_url(pagename, suffix):
     edit_this_page = pytest.importorskip("pydata_sphinx_theme.edit_this_page")
     provider_url, user, repo = CONFIG["repository"]["url"].rstrip("/").rsplit("/", 2)
     # What sphinx-book-theme adds to html_context from `repository` (update_context_with_repository_info).
-    context = dict(CONFIG["sphinx"]["config"]["html_context"], github_user=user, github_repo=repo,
-                   github_version=CONFIG["repository"]["branch"], github_url=provider_url,
-                   doc_path=CONFIG["repository"]["path_to_book"], page_source_suffix=suffix)
+    context = dict(
+        CONFIG["sphinx"]["config"]["html_context"],
+        github_user=user,
+        github_repo=repo,
+        github_version=CONFIG["repository"]["branch"],
+        github_url=provider_url,
+        doc_path=CONFIG["repository"]["path_to_book"],
+        page_source_suffix=suffix,
+    )
     edit_this_page.setup_edit_url(None, pagename, "page.html", context, None)
     return context["get_edit_provider_and_url"]()
 
@@ -42,4 +48,6 @@ def test_edit_button_opens_the_source_in_the_repository(page):
     assert provider == "GitHub"
     prefix = f"{CONFIG['repository']['url']}/edit/{CONFIG['repository']['branch']}/"
     assert url == f"{prefix}{page}.md"
-    assert (ROOT / f"{page}.md").is_file(), f"the edit button of {page} opens a file that does not exist"
+    assert (ROOT / f"{page}.md").is_file(), (
+        f"the edit button of {page} opens a file that does not exist"
+    )

@@ -13,7 +13,10 @@ def test_resolve_profile(monkeypatch):
     monkeypatch.setenv("LRBOOK_PROFILE", "quick")
     assert env.resolve_profile(None) == "quick"
     assert env.resolve_profile("full") == "full"
-    with pytest.raises(ValueError, match=r"Argument `profile` must be one of \('quick', 'full'\). Received: 'fast'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `profile` must be one of \('quick', 'full'\). Received: 'fast'",
+    ):
         env.resolve_profile("fast")
     monkeypatch.setenv("LRBOOK_PROFILE", "slow")
     with pytest.raises(ValueError, match=r"Argument `\$LRBOOK_PROFILE` must be one of"):
@@ -22,8 +25,12 @@ def test_resolve_profile(monkeypatch):
 
 def test_tensorflow_import_prints_no_cpp_log_lines():
     code = "import lrbook.env as e; e.quiet_import_tensorflow(); import keras; keras.ops.ones(2).numpy()"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ":".join(sys.path)},
+    )
     assert out.returncode == 0, out.stderr
     for noise in ("cpu_feature_guard", "oneDNN", "absl::InitializeLog", "cuda"):
         assert noise not in out.stderr + out.stdout, out.stderr
@@ -32,7 +39,9 @@ def test_tensorflow_import_prints_no_cpp_log_lines():
 def test_versions_and_device():
     v = env.versions()
     assert v["keras"].startswith("3.") and v["tensorflow"]
-    assert env.device_name().startswith(("CPU", "1 x GPU", "2 x GPU", "4 x GPU", "8 x GPU"))
+    assert env.device_name().startswith(
+        ("CPU", "1 x GPU", "2 x GPU", "4 x GPU", "8 x GPU")
+    )
 
 
 def test_mixed_precision_switch(monkeypatch):
@@ -44,9 +53,15 @@ def test_mixed_precision_switch(monkeypatch):
     assert env.mixed_precision_requested() is True
     assert env.mixed_precision_requested(False) is False
     monkeypatch.setenv("LRBOOK_MIXED_PRECISION", "maybe")
-    with pytest.raises(ValueError, match=r"Argument `\$LRBOOK_MIXED_PRECISION` must be 1/0.*Received: 'maybe'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `\$LRBOOK_MIXED_PRECISION` must be 1/0.*Received: 'maybe'",
+    ):
         env.mixed_precision_requested()
-    with pytest.raises(ValueError, match=r"Argument `mixed_precision` must be True, False or None. Received: 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `mixed_precision` must be True, False or None. Received: 1",
+    ):
         env.mixed_precision_requested(1)
     monkeypatch.setenv("LRBOOK_MIXED_PRECISION", "1")
     try:
@@ -56,8 +71,12 @@ def test_mixed_precision_switch(monkeypatch):
         from lrbook import models
 
         model = models.cnn1d()
-        assert model.layers[1].compute_dtype == "float16"      # the convolutions compute in float16
-        assert model.get_layer("logits").compute_dtype == "float32"  # logits (and the loss) stay float32
+        assert (
+            model.layers[1].compute_dtype == "float16"
+        )  # the convolutions compute in float16
+        assert (
+            model.get_layer("logits").compute_dtype == "float32"
+        )  # logits (and the loss) stay float32
         out = model(np.zeros((2, 40, 1), "float32"))
         assert out.dtype == "float32"
     finally:

@@ -10,18 +10,25 @@ def conv_params(k, cin, cout, bias=True):
 
 def test_cnn1d_parameter_count_by_hand():
     # 40 -> 20 -> 10 -> 5 positions after three poolings, 32 channels
-    expected = (conv_params(5, 1, 32) + 2 * conv_params(5, 32, 32) + 5 * 32 * 10 + 10)
+    expected = conv_params(5, 1, 32) + 2 * conv_params(5, 32, 32) + 5 * 32 * 10 + 10
     assert models.cnn1d((40, 1)).count_params() == expected == 12106
 
 
 def test_cnn1d_batch_norm_drops_bias_and_adds_four_vectors():
-    expected = (conv_params(5, 1, 32, False) + 2 * conv_params(5, 32, 32, False)
-                + 3 * 4 * 32 + 5 * 32 * 10 + 10)
+    expected = (
+        conv_params(5, 1, 32, False)
+        + 2 * conv_params(5, 32, 32, False)
+        + 3 * 4 * 32
+        + 5 * 32 * 10
+        + 10
+    )
     assert models.cnn1d((40, 1), norm="batch").count_params() == expected == 12394
 
 
 def test_mlp_and_cnn2d_parameter_counts_by_hand():
-    assert models.mlp((40, 1)).count_params() == (40 * 256 + 256) + (256 * 256 + 256) + (256 * 10 + 10)
+    assert models.mlp((40, 1)).count_params() == (40 * 256 + 256) + (
+        256 * 256 + 256
+    ) + (256 * 10 + 10)
     # digits: 8x8 -> 4x4 -> 2x2 after two poolings, 64 channels
     expected = conv_params(9, 1, 32) + conv_params(9, 32, 64) + 2 * 2 * 64 * 10 + 10
     assert models.cnn2d((8, 8, 1)).count_params() == expected == 21386
@@ -36,7 +43,9 @@ def test_docstring_table_matches():
 @pytest.mark.parametrize("norm", models.NORMS)
 def test_every_norm_builds_and_outputs_logits(norm):
     model = models.cnn1d((40, 1), norm=norm, width=0.5)
-    out = np.asarray(model(np.random.default_rng(0).normal(size=(4, 40, 1)).astype("float32")))
+    out = np.asarray(
+        model(np.random.default_rng(0).normal(size=(4, 40, 1)).astype("float32"))
+    )
     assert out.shape == (4, 10)
     assert not np.allclose(out.sum(axis=1), 1.0)  # logits, not probabilities
 
@@ -50,15 +59,30 @@ def test_compile_classifier_uses_logits_loss():
     assert model.loss.from_logits
 
 
-@pytest.mark.parametrize("builder, kwargs, match", [
-    (models.cnn1d, {"norm": "weight"}, "Argument `norm` must be one of"),
-    (models.cnn1d, {"dropout": 1.0}, r"Argument `dropout` must be in \[0, 1\)"),
-    (models.cnn1d, {"width": 0}, "Argument `width` must be > 0"),
-    (models.cnn1d, {"num_classes": 1}, "Argument `num_classes` must be an integer >= 2"),
-    (models.cnn1d, {"filters": ()}, "Argument `filters` must be a non-empty list"),
-    (models.mlp, {"input_shape": (40, 1), "norm": "group"}, "Argument `norm` must be None, 'batch' or 'layer'"),
-    (models.mlp, {"input_shape": (40, 1), "hidden": ()}, "Argument `hidden` must be a non-empty list"),
-])
+@pytest.mark.parametrize(
+    "builder, kwargs, match",
+    [
+        (models.cnn1d, {"norm": "weight"}, "Argument `norm` must be one of"),
+        (models.cnn1d, {"dropout": 1.0}, r"Argument `dropout` must be in \[0, 1\)"),
+        (models.cnn1d, {"width": 0}, "Argument `width` must be > 0"),
+        (
+            models.cnn1d,
+            {"num_classes": 1},
+            "Argument `num_classes` must be an integer >= 2",
+        ),
+        (models.cnn1d, {"filters": ()}, "Argument `filters` must be a non-empty list"),
+        (
+            models.mlp,
+            {"input_shape": (40, 1), "norm": "group"},
+            "Argument `norm` must be None, 'batch' or 'layer'",
+        ),
+        (
+            models.mlp,
+            {"input_shape": (40, 1), "hidden": ()},
+            "Argument `hidden` must be a non-empty list",
+        ),
+    ],
+)
 def test_bad_arguments(builder, kwargs, match):
     with pytest.raises(ValueError, match=match):
         builder(**kwargs)

@@ -27,30 +27,86 @@ def test_headlines_round_trip_through_an_executed_notebook(tmp_path):
     glued = notebook.glue_headlines()
     assert glued[0]["value"] == "Adam: 0.91 ± 0.01"
     # What myst-nb's glue writes into an executed notebook:
-    out = {"output_type": "display_data", "metadata": {"scrapbook": {
-        "name": notebook.HEADLINES_NAME, "mime_prefix": "application/papermill.record/"}},
-        "data": {"application/papermill.record/text/plain": repr(GLUED[notebook.HEADLINES_NAME])}}
-    nb = {"cells": [{"cell_type": "code", "source": "", "outputs": [out]}], "metadata": {}}
+    out = {
+        "output_type": "display_data",
+        "metadata": {
+            "scrapbook": {
+                "name": notebook.HEADLINES_NAME,
+                "mime_prefix": "application/papermill.record/",
+            }
+        },
+        "data": {
+            "application/papermill.record/text/plain": repr(
+                GLUED[notebook.HEADLINES_NAME]
+            )
+        },
+    }
+    nb = {
+        "cells": [{"cell_type": "code", "source": "", "outputs": [out]}],
+        "metadata": {},
+    }
     path = tmp_path / "x.ipynb"
     path.write_text(json.dumps(nb))
     back = json.loads(notebook.read_glued(path)[notebook.HEADLINES_NAME])
-    assert back == [{"label": "Best optimizer", "value": "Adam: 0.91 ± 0.01", "n": 5, "note": "MNIST-1D"}]
+    assert back == [
+        {
+            "label": "Best optimizer",
+            "value": "Adam: 0.91 ± 0.01",
+            "n": 5,
+            "note": "MNIST-1D",
+        }
+    ]
     notebook.HEADLINES.clear()
 
 
-@pytest.mark.parametrize("text", ["1, 2", "0.01, 0.03, 0.1", "[1, 2]", "12", "0.5", "0.91 ± 0.01", "True",
-                                  "grid, random", "'quoted'", '[{"n": 5}]'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1, 2",
+        "0.01, 0.03, 0.1",
+        "[1, 2]",
+        "12",
+        "0.5",
+        "0.91 ± 0.01",
+        "True",
+        "grid, random",
+        "'quoted'",
+        '[{"n": 5}]',
+    ],
+)
 def test_text_renders_as_itself_through_myst_nb(text):
-    from myst_nb.core.variables import format_plain_text  # what {glue:text} does with text/plain
+    from myst_nb.core.variables import (
+        format_plain_text,
+    )  # what {glue:text} does with text/plain
 
     assert format_plain_text(repr(Text(text)), "") == text
 
 
 def test_read_glued_unquotes_a_text_that_was_stored_quoted(tmp_path):
-    outs = [{"output_type": "display_data",
-             "metadata": {"scrapbook": {"name": name, "mime_prefix": "application/papermill.record/"}},
-             "data": {"application/papermill.record/text/plain": repr(Text(value))}}
-            for name, value in [("a", "1, 2"), ("b", "0.9 ± 0.1"), ("c", '[{"n": 5}]')]]
+    outs = [
+        {
+            "output_type": "display_data",
+            "metadata": {
+                "scrapbook": {
+                    "name": name,
+                    "mime_prefix": "application/papermill.record/",
+                }
+            },
+            "data": {"application/papermill.record/text/plain": repr(Text(value))},
+        }
+        for name, value in [("a", "1, 2"), ("b", "0.9 ± 0.1"), ("c", '[{"n": 5}]')]
+    ]
     path = tmp_path / "x.ipynb"
-    path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": "", "outputs": outs}], "metadata": {}}))
-    assert notebook.read_glued(path) == {"a": "1, 2", "b": "0.9 ± 0.1", "c": '[{"n": 5}]'}
+    path.write_text(
+        json.dumps(
+            {
+                "cells": [{"cell_type": "code", "source": "", "outputs": outs}],
+                "metadata": {},
+            }
+        )
+    )
+    assert notebook.read_glued(path) == {
+        "a": "1, 2",
+        "b": "0.9 ± 0.1",
+        "c": '[{"n": 5}]',
+    }

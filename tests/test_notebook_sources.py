@@ -168,6 +168,18 @@ def test_notebooks_are_ruff_formatted():
         )
 
 
+def test_python_sources_are_ruff_formatted():
+    """The package, its tests, benchmarks and tools follow the same formatter."""
+    cmd = _ruff() + ["format", "--check", "lrbook", "tests", "benchmarks", "tools"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
+    if result.returncode:
+        pytest.fail(
+            "ruff would reformat: run `ruff format lrbook tests benchmarks tools`\n"
+            + result.stdout
+            + result.stderr
+        )
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_code_line_longer_than_the_limit(path):
     long = [

@@ -45,7 +45,9 @@ class Alternating(keras.optimizers.schedules.LearningRateSchedule):
 def data():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(N, 3)).astype("float32")
-    y = (x @ np.array([[1.0], [-2.0], [0.5]]) + 0.3 + 0.1 * rng.normal(size=(N, 1))).astype("float32")
+    y = (
+        x @ np.array([[1.0], [-2.0], [0.5]]) + 0.3 + 0.1 * rng.normal(size=(N, 1))
+    ).astype("float32")
     return x, y
 
 
@@ -55,7 +57,12 @@ def train(optimizer, steps_per_execution=1, jit_compile=False):
     x, y = data()
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     w0 = [w.copy() for w in model.get_weights()]
-    model.compile(optimizer, "mse", steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+    model.compile(
+        optimizer,
+        "mse",
+        steps_per_execution=steps_per_execution,
+        jit_compile=jit_compile,
+    )
     assert not model.run_eagerly
     model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, shuffle=False, verbose=0)
     return w0, model.get_weights(), model
@@ -65,7 +72,10 @@ def grads(w, b, step):
     """Gradient of Keras's mean squared error on batch ``step`` (float64)."""
     x, y = data()
     i = step % (N // BATCH)
-    xb, yb = x[i * BATCH:(i + 1) * BATCH].astype(float), y[i * BATCH:(i + 1) * BATCH].astype(float)
+    xb, yb = (
+        x[i * BATCH : (i + 1) * BATCH].astype(float),
+        y[i * BATCH : (i + 1) * BATCH].astype(float),
+    )
     r = xb @ w + b - yb
     return 2.0 / BATCH * xb.T @ r, 2.0 / BATCH * r.sum(axis=0)
 
@@ -90,7 +100,7 @@ def ref_adam(w0, lrs, beta_1s, beta_2=0.999, eps=1e-7, weight_decay=None):
     for i, (lr, b1) in enumerate(zip(lrs, beta_1s)):
         gs = grads(*params, i)
         t = i + 1
-        alpha = lr * np.sqrt(1 - beta_2 ** t) / (1 - b1 ** t)
+        alpha = lr * np.sqrt(1 - beta_2**t) / (1 - b1**t)
         for p, m, v, g in zip(params, ms, vs, gs):
             if weight_decay:
                 p -= p * weight_decay * lr
@@ -119,16 +129,21 @@ def assert_far(got, want):
 
 # ----------------------------------------------------------------------------- SGD
 
+
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("steps_per_execution", [1, 4])
 def test_sgd_momentum_schedule_in_compiled_step(nesterov, steps_per_execution):
     mom = Alternating(0.95, 0.05)
-    w0, w, model = train(optimizers.SGD(0.05, momentum=mom, nesterov=nesterov), steps_per_execution)
+    w0, w, model = train(
+        optimizers.SGD(0.05, momentum=mom, nesterov=nesterov), steps_per_execution
+    )
     lrs = [0.05] * STEPS
     assert_close(w, ref_sgd(w0, lrs, seq(mom), nesterov))
-    assert_far(w, ref_sgd(w0, lrs, seq(mom, shift=1), nesterov))   # off by one
-    assert_far(w, ref_sgd(w0, lrs, [0.95] * STEPS, nesterov))       # momentum never changed
-    assert float(model.optimizer.momentum) == pytest.approx(0.05)    # the last update's (odd step)
+    assert_far(w, ref_sgd(w0, lrs, seq(mom, shift=1), nesterov))  # off by one
+    assert_far(w, ref_sgd(w0, lrs, [0.95] * STEPS, nesterov))  # momentum never changed
+    assert float(model.optimizer.momentum) == pytest.approx(
+        0.05
+    )  # the last update's (odd step)
 
 
 def test_sgd_one_cycle_with_cyclical_momentum():
@@ -154,7 +169,10 @@ def test_sgd_with_a_float_is_keras_sgd():
 
 # ----------------------------------------------------------------------------- Adam / AdamW
 
-@pytest.mark.parametrize("cls,weight_decay", [(optimizers.Adam, None), (optimizers.AdamW, 0.01)])
+
+@pytest.mark.parametrize(
+    "cls,weight_decay", [(optimizers.Adam, None), (optimizers.AdamW, 0.01)]
+)
 def test_adam_beta_1_schedule_in_compiled_step(cls, weight_decay):
     b1 = Alternating(0.95, 0.3)
     kwargs = {"weight_decay": weight_decay} if weight_decay else {}
@@ -166,12 +184,19 @@ def test_adam_beta_1_schedule_in_compiled_step(cls, weight_decay):
     assert float(model.optimizer.beta_1) == pytest.approx(0.3)
 
 
-@pytest.mark.parametrize("cls,weight_decay", [(optimizers.Adam, None), (optimizers.AdamW, 0.01)])
+@pytest.mark.parametrize(
+    "cls,weight_decay", [(optimizers.Adam, None), (optimizers.AdamW, 0.01)]
+)
 def test_adam_one_cycle_with_cyclical_beta_1(cls, weight_decay):
     sched = one_cycle()
     kwargs = {"weight_decay": weight_decay} if weight_decay else {}
     w0, w, _ = train(cls(sched, beta_1=sched.momentum_schedule(), **kwargs))
-    assert_close(w, ref_adam(w0, seq(sched), seq(sched.momentum_schedule()), weight_decay=weight_decay))
+    assert_close(
+        w,
+        ref_adam(
+            w0, seq(sched), seq(sched.momentum_schedule()), weight_decay=weight_decay
+        ),
+    )
 
 
 def test_adam_with_a_float_is_keras_adam():
@@ -183,11 +208,15 @@ def test_adam_with_a_float_is_keras_adam():
 
 # ----------------------------------------------------------------------------- saving
 
-@pytest.mark.parametrize("make", [
-    lambda s: optimizers.SGD(s, momentum=s.momentum_schedule(), nesterov=True),
-    lambda s: optimizers.Adam(s, beta_1=s.momentum_schedule()),
-    lambda s: optimizers.AdamW(s, weight_decay=1e-3, beta_1=s.momentum_schedule()),
-])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s: optimizers.SGD(s, momentum=s.momentum_schedule(), nesterov=True),
+        lambda s: optimizers.Adam(s, beta_1=s.momentum_schedule()),
+        lambda s: optimizers.AdamW(s, weight_decay=1e-3, beta_1=s.momentum_schedule()),
+    ],
+)
 def test_config_round_trip(make):
     opt = make(one_cycle())
     text = json.dumps(keras.saving.serialize_keras_object(opt))
@@ -214,12 +243,15 @@ def test_saved_model_keeps_cycling_after_reload(tmp_path):
     reloaded = keras.saving.load_model(tmp_path / "half.keras", compile=True)
     assert isinstance(reloaded.optimizer, optimizers.SGD)
     assert int(reloaded.optimizer.iterations) == STEPS // 2
-    assert optimizers.current_momentum(reloaded.optimizer) == pytest.approx(float(sched.momentum(STEPS // 2)))
+    assert optimizers.current_momentum(reloaded.optimizer) == pytest.approx(
+        float(sched.momentum(STEPS // 2))
+    )
     reloaded.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
     assert_close(reloaded.get_weights(), model.get_weights(), rtol=1e-5)
 
 
 # ----------------------------------------------------------------------------- helpers, errors, docs
+
 
 def test_momentum_name_and_current_momentum():
     sched = one_cycle()
@@ -227,26 +259,46 @@ def test_momentum_name_and_current_momentum():
     assert optimizers.momentum_name(sgd) == "momentum"
     assert optimizers.current_momentum(sgd) == pytest.approx(0.95)
     assert optimizers.momentum_name(keras.optimizers.Adam()) == "beta_1"
-    assert optimizers.current_momentum(keras.optimizers.Adam(beta_1=0.7)) == pytest.approx(0.7)
-    assert optimizers.current_momentum(keras.optimizers.Adam(beta_1=keras.Variable(0.6))) == pytest.approx(0.6)
+    assert optimizers.current_momentum(
+        keras.optimizers.Adam(beta_1=0.7)
+    ) == pytest.approx(0.7)
+    assert optimizers.current_momentum(
+        keras.optimizers.Adam(beta_1=keras.Variable(0.6))
+    ) == pytest.approx(0.6)
     assert optimizers.momentum_name(keras.optimizers.Adagrad()) is None
     assert optimizers.current_momentum(keras.optimizers.Adagrad()) is None
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda: optimizers.SGD(momentum=lambda: 0.9),
-     r"Argument `momentum` must be a float or a `LearningRateSchedule` of the step .* Received: momentum=<function"),
-    (lambda: optimizers.Adam(beta_1=keras.Variable(0.9)),
-     r"Argument `beta_1` must be a float or a `LearningRateSchedule` of the step .* Received: beta_1=<Variable"),
-    (lambda: optimizers.AdamW(beta_1=lambda: 0.9), r"Argument `beta_1` must be a float or a `LearningRateSchedule`"),
-    (lambda: optimizers.SGD(momentum=1.5), r"`momentum` must be a float between \[0, 1\]"),  # Keras's own check
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (
+            lambda: optimizers.SGD(momentum=lambda: 0.9),
+            r"Argument `momentum` must be a float or a `LearningRateSchedule` of the step .* Received: momentum=<function",
+        ),
+        (
+            lambda: optimizers.Adam(beta_1=keras.Variable(0.9)),
+            r"Argument `beta_1` must be a float or a `LearningRateSchedule` of the step .* Received: beta_1=<Variable",
+        ),
+        (
+            lambda: optimizers.AdamW(beta_1=lambda: 0.9),
+            r"Argument `beta_1` must be a float or a `LearningRateSchedule`",
+        ),
+        (
+            lambda: optimizers.SGD(momentum=1.5),
+            r"`momentum` must be a float between \[0, 1\]",
+        ),  # Keras's own check
+    ],
+)
 def test_value_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
 
 
 def test_doctests():
-    result = doctest.testmod(optimizers, extraglobs={"np": np, "keras": keras},
-                             optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(
+        optimizers,
+        extraglobs={"np": np, "keras": keras},
+        optionflags=doctest.NORMALIZE_WHITESPACE,
+    )
     assert result.attempted >= 10 and result.failed == 0

@@ -22,8 +22,17 @@ def trained():
     centers = rng.normal(scale=2.0, size=(4, 8))
     y = rng.integers(0, 4, size=600)
     x = (centers[y] + rng.normal(size=(600, 8))).astype("float32")
-    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(4)])
-    model.compile(keras.optimizers.Adam(0.02), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(4),
+        ]
+    )
+    model.compile(
+        keras.optimizers.Adam(0.02),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     model.fit(x[:400], y[:400], epochs=20, batch_size=32, verbose=0)
     return model, x, y
 
@@ -31,7 +40,9 @@ def trained():
 def test_full_integer_tflite_accuracy_within_tolerance(trained):
     model, x, y = trained
     x_test, y_test = x[400:], y[400:]
-    acc_float = float((np.argmax(model.predict(x_test, verbose=0), -1) == y_test).mean())
+    acc_float = float(
+        (np.argmax(model.predict(x_test, verbose=0), -1) == y_test).mean()
+    )
     flat = quantize.to_tflite(model, x[:400], num_calibration=100)
     tfl = quantize.TFLiteModel(flat)
     assert tfl.input_dtype == np.int8
@@ -42,8 +53,15 @@ def test_full_integer_tflite_accuracy_within_tolerance(trained):
     assert abs(acc_int8 - acc_float) <= TOLERANCE, (acc_int8, acc_float)
     # float32 TFLite reproduces the Keras logits
     f32 = quantize.TFLiteModel(quantize.to_tflite(model))
-    np.testing.assert_allclose(f32.predict(x_test[:10]), model.predict(x_test[:10], verbose=0), rtol=1e-4, atol=1e-4)
-    assert tfl.size_bytes > 0 and f32.size_bytes > 0  # tiny model: the flatbuffer's overhead dominates
+    np.testing.assert_allclose(
+        f32.predict(x_test[:10]),
+        model.predict(x_test[:10], verbose=0),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+    assert (
+        tfl.size_bytes > 0 and f32.size_bytes > 0
+    )  # tiny model: the flatbuffer's overhead dominates
 
 
 def test_keras_int8_quantize_within_tolerance(trained):
@@ -51,7 +69,9 @@ def test_keras_int8_quantize_within_tolerance(trained):
     q = keras.models.clone_model(model)
     q.set_weights(model.get_weights())
     q.quantize("int8")
-    acc_float = float((np.argmax(model.predict(x[400:], verbose=0), -1) == y[400:]).mean())
+    acc_float = float(
+        (np.argmax(model.predict(x[400:], verbose=0), -1) == y[400:]).mean()
+    )
     acc_q = float((np.argmax(q.predict(x[400:], verbose=0), -1) == y[400:]).mean())
     assert abs(acc_q - acc_float) <= TOLERANCE
 
@@ -61,9 +81,14 @@ def test_sizes_and_latency_helpers(trained):
     assert quantize.weights_file_bytes(model) > 4 * model.count_params()
     assert quantize.gzipped_bytes(bytes(10_000)) < 100
     assert quantize.median_latency_s(lambda v: v + 1, x[0], repeats=5) >= 0
-    with pytest.raises(ValueError, match=r"`repeats` must be an integer >= 1. Received: repeats=0"):
+    with pytest.raises(
+        ValueError, match=r"`repeats` must be an integer >= 1. Received: repeats=0"
+    ):
         quantize.median_latency_s(lambda v: v, x[0], repeats=0)
-    with pytest.raises(ValueError, match=r"`num_calibration` must be an integer >= 1. Received: num_calibration=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"`num_calibration` must be an integer >= 1. Received: num_calibration=0",
+    ):
         quantize.to_tflite(model, x, num_calibration=0)
     with pytest.raises(ValueError, match=r"`flatbuffer` must be non-empty bytes"):
         quantize.TFLiteModel(b"")

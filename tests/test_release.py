@@ -22,7 +22,13 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 def changelog_sections():
     """{version: date} of every released section of CHANGELOG.md (``## [X.Y.Z] - YYYY-MM-DD``)."""
     text = (ROOT / "CHANGELOG.md").read_text()
-    return dict(re.findall(r"^## \[(\d+\.\d+\.\d+)\] - (\d{4}-\d{2}-\d{2})\s*$", text, flags=re.MULTILINE))
+    return dict(
+        re.findall(
+            r"^## \[(\d+\.\d+\.\d+)\] - (\d{4}-\d{2}-\d{2})\s*$",
+            text,
+            flags=re.MULTILINE,
+        )
+    )
 
 
 def test_version_is_semver():
@@ -31,32 +37,54 @@ def test_version_is_semver():
 
 def test_citation_cff():
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
-    for key in ("cff-version", "message", "title", "authors", "version", "date-released", "license",
-                "repository-code"):
+    for key in (
+        "cff-version",
+        "message",
+        "title",
+        "authors",
+        "version",
+        "date-released",
+        "license",
+        "repository-code",
+    ):
         assert cff.get(key), f"CITATION.cff: missing {key}"
     assert cff["cff-version"] == "1.2.0"
-    assert all("name" in a or "family-names" in a for a in cff["authors"]), cff["authors"]
-    assert str(cff["version"]) == VERSION, f"CITATION.cff version {cff['version']} != lrbook {VERSION}"
+    assert all("name" in a or "family-names" in a for a in cff["authors"]), cff[
+        "authors"
+    ]
+    assert str(cff["version"]) == VERSION, (
+        f"CITATION.cff version {cff['version']} != lrbook {VERSION}"
+    )
     assert cff["license"] == PYPROJECT["project"]["license"]
-    assert str(cff["date-released"]) == changelog_sections().get(VERSION), \
+    assert str(cff["date-released"]) == changelog_sections().get(VERSION), (
         "CITATION.cff date-released must be the changelog's date of this version"
+    )
 
 
 def test_intro_bibtex_carries_the_version():
     intro = (ROOT / "book" / "intro.md").read_text()
     block = re.search(r"```bibtex\n(.*?)```", intro, flags=re.DOTALL)
     assert block, "book/intro.md: no ```bibtex block (Cite this book)"
-    fields = dict(re.findall(r"^\s*(\w+)\s*=\s*\{(.*)\},?\s*$", block.group(1), flags=re.MULTILINE))
-    assert fields.get("version") == VERSION, f"intro BibTeX version {fields.get('version')} != lrbook {VERSION}"
+    fields = dict(
+        re.findall(
+            r"^\s*(\w+)\s*=\s*\{(.*)\},?\s*$", block.group(1), flags=re.MULTILINE
+        )
+    )
+    assert fields.get("version") == VERSION, (
+        f"intro BibTeX version {fields.get('version')} != lrbook {VERSION}"
+    )
     assert f"Version {VERSION}," in fields.get("note", "")
 
 
 def test_changelog_has_the_current_version():
     sections = changelog_sections()
-    assert VERSION in sections, f"CHANGELOG.md: no '## [{VERSION}] - YYYY-MM-DD' section"
+    assert VERSION in sections, (
+        f"CHANGELOG.md: no '## [{VERSION}] - YYYY-MM-DD' section"
+    )
     text = (ROOT / "CHANGELOG.md").read_text()
-    assert re.search(rf"^\[{re.escape(VERSION)}\]: https://", text, flags=re.MULTILINE), \
-        f"CHANGELOG.md: no link for [{VERSION}]"
+    assert re.search(
+        rf"^\[{re.escape(VERSION)}\]: https://", text, flags=re.MULTILINE
+    ), f"CHANGELOG.md: no link for [{VERSION}]"
 
 
 def test_license_is_apache_2():
@@ -70,13 +98,19 @@ def test_license_is_apache_2():
 
 def test_prose_licence_stated():
     for path in (ROOT / "README.md", ROOT / "book" / "intro.md"):
-        assert "CC BY 4.0" in path.read_text(), f"{path.name}: the prose and figures' licence (CC BY 4.0)"
+        assert "CC BY 4.0" in path.read_text(), (
+            f"{path.name}: the prose and figures' licence (CC BY 4.0)"
+        )
 
 
 def pins(path):
     """{name: version} of the ``name==version`` lines of a requirements file."""
     lines = (ROOT / path).read_text().splitlines()
-    return {m[1].lower(): m[2] for line in lines if (m := re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line))}
+    return {
+        m[1].lower(): m[2]
+        for line in lines
+        if (m := re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line))
+    }
 
 
 def floors():
@@ -84,7 +118,9 @@ def floors():
     out = {}
     for dep in PYPROJECT["project"]["dependencies"]:
         m = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([^,;\s]+)", dep.replace(" ", ""))
-        assert m, f"pyproject.toml: {dep!r} needs a plain '>=' floor (tools/lowest_versions.sh tests it)"
+        assert m, (
+            f"pyproject.toml: {dep!r} needs a plain '>=' floor (tools/lowest_versions.sh tests it)"
+        )
         out[m[1].lower()] = m[2]
     return out
 
@@ -94,9 +130,12 @@ def test_floors_are_the_tested_versions():
 
     tested = pins("tools/constraints-lowest.txt")
     for name, floor in floors().items():
-        assert name in tested and Version(tested[name]) == Version(floor), \
+        assert name in tested and Version(tested[name]) == Version(floor), (
             f"pyproject.toml says {name}>={floor}; tools/constraints-lowest.txt tests {name}=={tested.get(name)}"
-    assert "tensorflow-cpu" in tested, "the constraints name the TensorFlow that pairs with the Keras floor"
+        )
+    assert "tensorflow-cpu" in tested, (
+        "the constraints name the TensorFlow that pairs with the Keras floor"
+    )
 
 
 @pytest.mark.parametrize("path", ["tools/colab-versions.txt", "requirements.txt"])
@@ -106,7 +145,9 @@ def test_pinned_sets_satisfy_the_floors(path):
     pinned = pins(path)
     for name, floor in floors().items():
         assert name in pinned, f"{path}: no pin for {name}"
-        assert Version(pinned[name]) >= Version(floor), f"{path}: {name}=={pinned[name]} is below {floor}"
+        assert Version(pinned[name]) >= Version(floor), (
+            f"{path}: {name}=={pinned[name]} is below {floor}"
+        )
 
 
 def test_every_install_line_names_the_current_release():
@@ -114,8 +155,14 @@ def test_every_install_line_names_the_current_release():
     tag = f"git+https://github.com/lrbook/lrbook@v{VERSION}"
     chapters = sorted((ROOT / "notebooks").glob("*.ipynb"))
     assert chapters
-    for path in [*chapters, *sorted((ROOT / "notebooks").glob("*.md")), ROOT / "book" / "intro.md"]:
+    for path in [
+        *chapters,
+        *sorted((ROOT / "notebooks").glob("*.md")),
+        ROOT / "book" / "intro.md",
+    ]:
         text = path.read_text()
         lines = re.findall(r"lrbook @ git\+[^\\\"'\s]*", text)
         assert lines, f"{path.name}: no install line"
-        assert all(line == f"lrbook @ {tag}" for line in lines), f"{path.name}: {lines} (want v{VERSION})"
+        assert all(line == f"lrbook @ {tag}" for line in lines), (
+            f"{path.name}: {lines} (want v{VERSION})"
+        )

@@ -37,25 +37,53 @@ def test_grid_values_are_bin_centres():
     lin = Param("x", 0.0, 1.0, default=0.3)
     np.testing.assert_allclose(lin.grid(4), [0.125, 0.375, 0.625, 0.875])
     log = Param("lr", 1e-3, 1e1, log=True, default=0.1)
-    np.testing.assert_allclose(log.grid(2), [10 ** -2.0, 10 ** 0.0])
+    np.testing.assert_allclose(log.grid(2), [10**-2.0, 10**0.0])
     assert lin.grid(1) == [0.3] and log.grid(1) == [0.1]
     c = Param("bs", choices=(16, 32, 64, 128, 256), default=64)
-    assert c.grid(3) == [16, 64, 256] and c.grid(5) == [16, 32, 64, 128, 256] and c.grid(1) == [64]
+    assert (
+        c.grid(3) == [16, 64, 256]
+        and c.grid(5) == [16, 32, 64, 128, 256]
+        and c.grid(1) == [64]
+    )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(name="", low=0.0, high=1.0, default=0.5), "`name` must be a non-empty string"),
-    (dict(name="x", low=1.0, high=1.0, default=1.0), r"`high` must be > low=1.0"),
-    (dict(name="x", low=0.0, high=1.0, log=True, default=0.5), r"`low` must be > 0 on a log scale"),
-    (dict(name="x", low=0.0, high=1.0, default=2.0), r"`default` must be in \[0.0, 1.0\]. Received: default=2.0"),
-    (dict(name="x", low=0.0, high=1.0), "`default` must be in"),
-    (dict(name="x", high=1.0, default=0.5), "`low` must be given with `high`"),
-    (dict(name="x", choices=(1, 2), default=3), r"`default` must be one of the choices \(1, 2\)"),
-    (dict(name="x", choices=(), default=None), "`choices` must be a non-empty tuple"),
-    (dict(name="x", choices=[1, 2], default=1), "`choices` must be a non-empty tuple"),
-    (dict(name="x", low=0.0, choices=(1, 2), default=1), "`choices` must be given without"),
-    (dict(name="x", choices=(1, 2), log=True, default=1), "`log` must be False"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            dict(name="", low=0.0, high=1.0, default=0.5),
+            "`name` must be a non-empty string",
+        ),
+        (dict(name="x", low=1.0, high=1.0, default=1.0), r"`high` must be > low=1.0"),
+        (
+            dict(name="x", low=0.0, high=1.0, log=True, default=0.5),
+            r"`low` must be > 0 on a log scale",
+        ),
+        (
+            dict(name="x", low=0.0, high=1.0, default=2.0),
+            r"`default` must be in \[0.0, 1.0\]. Received: default=2.0",
+        ),
+        (dict(name="x", low=0.0, high=1.0), "`default` must be in"),
+        (dict(name="x", high=1.0, default=0.5), "`low` must be given with `high`"),
+        (
+            dict(name="x", choices=(1, 2), default=3),
+            r"`default` must be one of the choices \(1, 2\)",
+        ),
+        (
+            dict(name="x", choices=(), default=None),
+            "`choices` must be a non-empty tuple",
+        ),
+        (
+            dict(name="x", choices=[1, 2], default=1),
+            "`choices` must be a non-empty tuple",
+        ),
+        (
+            dict(name="x", low=0.0, choices=(1, 2), default=1),
+            "`choices` must be given without",
+        ),
+        (dict(name="x", choices=(1, 2), log=True, default=1), "`log` must be False"),
+    ],
+)
 def test_param_value_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Param(**kwargs)
@@ -64,7 +92,9 @@ def test_param_value_errors(kwargs, match):
 def test_param_grid_value_errors():
     with pytest.raises(ValueError, match=r"`k` must be an integer >= 1. Received: k=0"):
         Param("x", 0.0, 1.0, default=0.5).grid(0)
-    with pytest.raises(ValueError, match=r"`k` must be <= 2, the number of choices of 'c'"):
+    with pytest.raises(
+        ValueError, match=r"`k` must be <= 2, the number of choices of 'c'"
+    ):
         Param("c", choices=(1, 2), default=1).grid(3)
 
 
@@ -76,7 +106,9 @@ def test_space_sampling_is_seeded_and_in_bounds():
     lrs = np.array([p["learning_rate"] for p in a])
     assert lrs.min() >= 1e-3 and lrs.max() <= 1.0
     assert DEFAULT_SPACE.contains(DEFAULT_SPACE.defaults())
-    assert not DEFAULT_SPACE.contains({**DEFAULT_SPACE.defaults(), "learning_rate": 2.0})
+    assert not DEFAULT_SPACE.contains(
+        {**DEFAULT_SPACE.defaults(), "learning_rate": 2.0}
+    )
     assert not DEFAULT_SPACE.contains({"learning_rate": 0.1})
 
 
@@ -86,7 +118,9 @@ def test_space_grid_is_the_product_of_its_axes():
     assert len(points) == 3 * 2 * 3
     assert len({tuple(sorted(p.items())) for p in points}) == len(points)
     assert {p["dropout"] for p in points} == {0.0}  # not searched: the default
-    assert sorted({p["learning_rate"] for p in points}) == pytest.approx([10 ** -2.5, 10 ** -1.5, 10 ** -0.5])
+    assert sorted({p["learning_rate"] for p in points}) == pytest.approx(
+        [10**-2.5, 10**-1.5, 10**-0.5]
+    )
 
 
 def test_space_value_errors():
@@ -113,7 +147,7 @@ def test_define_registers_keras_tuner_hyperparameters():
     grid_hp = keras_tuner.HyperParameters()
     DEFAULT_SPACE.define(grid_hp, {"learning_rate": 3})
     values = {h.name: list(h.values) for h in grid_hp.space}
-    assert values["learning_rate"] == pytest.approx([10 ** -2.5, 10 ** -1.5, 10 ** -0.5])
+    assert values["learning_rate"] == pytest.approx([10**-2.5, 10**-1.5, 10**-0.5])
     assert values["dropout"] == [0.0]
 
 
@@ -130,39 +164,58 @@ def test_grid_counts_fit_the_budget_and_are_balanced():
                 assert size // c * (c + 1) > n
     assert search.grid_counts(DEFAULT_SPACE, 1) == dict.fromkeys(DEFAULT_SPACE.names, 1)
     # width has only 3 choices: with a huge budget it stops there, the others go on
-    big = search.grid_counts(DEFAULT_SPACE, 10 ** 5)
+    big = search.grid_counts(DEFAULT_SPACE, 10**5)
     assert big["width"] == 3 and big["batch_size"] == 4 and big["learning_rate"] > 4
     order = ["width", "dropout", "batch_size", "weight_decay", "learning_rate"]
     assert search.grid_counts(DEFAULT_SPACE, 4, order) == {
-        "learning_rate": 1, "batch_size": 1, "dropout": 2, "weight_decay": 1, "width": 2}
+        "learning_rate": 1,
+        "batch_size": 1,
+        "dropout": 2,
+        "weight_decay": 1,
+        "width": 2,
+    }
 
 
 def test_grid_counts_value_errors():
-    with pytest.raises(ValueError, match="`n_trials` must be an integer >= 1. Received: n_trials=0"):
+    with pytest.raises(
+        ValueError, match="`n_trials` must be an integer >= 1. Received: n_trials=0"
+    ):
         search.grid_counts(DEFAULT_SPACE, 0)
     with pytest.raises(ValueError, match="`order` must be a permutation"):
         search.grid_counts(DEFAULT_SPACE, 8, ["learning_rate"])
 
 
 # ----------------------------------------------------------------------------- hyperband_budget
-@pytest.mark.parametrize("args, expected", [
-    # by hand from keras-tuner's bracket sizes (9, 3, 1 @ 1, 3, 9 epochs | 5, 2 @ 3, 9 | 3 @ 9):
-    ((9, 3, 1), (9 * 1 + 3 * 2 + 1 * 6 + 5 * 3 + 2 * 6 + 3 * 9, 9 + 3 + 1 + 5 + 2 + 3)),
-    ((9, 3, 2), (2 * 75, 2 * 23)),
-    # max_epochs 2, factor 2: (2 @ 1, 1 @ 2) then (2 @ 2)
-    ((2, 2, 1), (2 * 1 + 1 * 1 + 2 * 2, 2 + 1 + 2)),
-    # max_epochs 1: a single bracket of ceil(1 + 0) = 1 configuration trained 1 epoch
-    ((1, 3, 1), (1, 1)),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        # by hand from keras-tuner's bracket sizes (9, 3, 1 @ 1, 3, 9 epochs | 5, 2 @ 3, 9 | 3 @ 9):
+        (
+            (9, 3, 1),
+            (9 * 1 + 3 * 2 + 1 * 6 + 5 * 3 + 2 * 6 + 3 * 9, 9 + 3 + 1 + 5 + 2 + 3),
+        ),
+        ((9, 3, 2), (2 * 75, 2 * 23)),
+        # max_epochs 2, factor 2: (2 @ 1, 1 @ 2) then (2 @ 2)
+        ((2, 2, 1), (2 * 1 + 1 * 1 + 2 * 2, 2 + 1 + 2)),
+        # max_epochs 1: a single bracket of ceil(1 + 0) = 1 configuration trained 1 epoch
+        ((1, 3, 1), (1, 1)),
+    ],
+)
 def test_hyperband_budget_by_hand(args, expected):
     assert search.hyperband_budget(*args) == expected
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(max_epochs=0), "`max_epochs` must be an integer >= 1"),
-    (dict(max_epochs=9, factor=1), "`factor` must be an integer >= 2. Received: factor=1"),
-    (dict(max_epochs=9, iterations=0), "`iterations` must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(max_epochs=0), "`max_epochs` must be an integer >= 1"),
+        (
+            dict(max_epochs=9, factor=1),
+            "`factor` must be an integer >= 2. Received: factor=1",
+        ),
+        (dict(max_epochs=9, iterations=0), "`iterations` must be an integer >= 1"),
+    ],
+)
 def test_hyperband_budget_value_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         search.hyperband_budget(**kwargs)
@@ -174,19 +227,37 @@ def test_hyperband_budget_matches_keras_tuner(tmp_path):
     y = (x[:, 0] > 0).astype("int32")
 
     def build(hp):
-        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(hp.Int("units", 2, 64)),
-                                  keras.layers.Dense(2)])
-        model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        model = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(hp.Int("units", 2, 64)),
+                keras.layers.Dense(2),
+            ]
+        )
+        model.compile(
+            "sgd",
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
         return model
 
     ledger = BudgetLedger()
-    tuner = keras_tuner.Hyperband(build, objective="val_accuracy", max_epochs=3, factor=3, seed=0,
-                                  directory=str(tmp_path), project_name="hb")
+    tuner = keras_tuner.Hyperband(
+        build,
+        objective="val_accuracy",
+        max_epochs=3,
+        factor=3,
+        seed=0,
+        directory=str(tmp_path),
+        project_name="hb",
+    )
     tuner.search(x, y, validation_data=(x, y), callbacks=[ledger], verbose=0)
     assert (ledger.epochs, ledger.trials) == search.hyperband_budget(3, 3)
     frame = ledger.to_frame()
     assert frame.epoch.tolist() == list(range(1, ledger.epochs + 1))
-    assert frame.val_accuracy.notna().all() and (frame.seconds.diff().dropna() >= 0).all()
+    assert (
+        frame.val_accuracy.notna().all() and (frame.seconds.diff().dropna() >= 0).all()
+    )
 
 
 # ----------------------------------------------------------------------------- BudgetLedger / best_so_far
@@ -196,8 +267,14 @@ def test_ledger_is_shared_across_deepcopies_and_counts_epochs():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile("sgd", "mse", metrics=["mae"])
     x = np.zeros((4, 2))
-    model.fit(x, np.zeros(4), epochs=2, verbose=0, callbacks=copy.deepcopy([ledger]),
-              validation_data=(x, np.zeros(4)))
+    model.fit(
+        x,
+        np.zeros(4),
+        epochs=2,
+        verbose=0,
+        callbacks=copy.deepcopy([ledger]),
+        validation_data=(x, np.zeros(4)),
+    )
     model.fit(x, np.zeros(4), epochs=5, initial_epoch=3, verbose=0, callbacks=[ledger])
     assert (ledger.epochs, ledger.trials) == (4, 2)
     f = ledger.to_frame()
@@ -215,24 +292,37 @@ def test_best_so_far_against_a_loop():
     epochs = np.cumsum(rng.integers(0, 3, size=50))
     values = rng.uniform(size=50)
     budgets = np.arange(-1, epochs[-1] + 3)
-    expected = [max(values[epochs <= b]) if np.any(epochs <= b) else np.nan for b in budgets]
+    expected = [
+        max(values[epochs <= b]) if np.any(epochs <= b) else np.nan for b in budgets
+    ]
     np.testing.assert_array_equal(search.best_so_far(epochs, values, budgets), expected)
     with pytest.raises(ValueError, match="`epochs` must be non-decreasing"):
         search.best_so_far([2, 1], [0.1, 0.2], [3])
-    with pytest.raises(ValueError, match="`values` must be a 1-D array of the shape of `epochs`"):
+    with pytest.raises(
+        ValueError, match="`values` must be a 1-D array of the shape of `epochs`"
+    ):
         search.best_so_far([1, 2], [0.1], [3])
 
 
 # ----------------------------------------------------------------------------- build_model / hypermodel
 def test_build_model_maps_a_point():
-    point = {**DEFAULT_SPACE.defaults(), "learning_rate": 0.2, "weight_decay": 1e-3, "width": 2.0, "dropout": 0.3}
+    point = {
+        **DEFAULT_SPACE.defaults(),
+        "learning_rate": 0.2,
+        "weight_decay": 1e-3,
+        "width": 2.0,
+        "dropout": 0.3,
+    }
     model = search.build_model(point, (40, 1))
     opt = model.optimizer
     assert isinstance(opt, keras.optimizers.SGD)
     assert float(opt.learning_rate) == pytest.approx(0.2) and opt.momentum == 0.9
     assert opt.weight_decay == pytest.approx(1e-3)
     assert model.get_layer("dropout").rate == pytest.approx(0.3)
-    assert model.count_params() > search.build_model(DEFAULT_SPACE.defaults()).count_params()
+    assert (
+        model.count_params()
+        > search.build_model(DEFAULT_SPACE.defaults()).count_params()
+    )
     with pytest.raises(ValueError, match=r"missing: \['weight_decay', 'width'\]"):
         search.build_model({"learning_rate": 0.1, "dropout": 0.0})
 
@@ -249,7 +339,9 @@ def test_hypermodel_uses_the_points_batch_size():
             seen.append(self.params["steps"])
 
     x = np.zeros((256, 40, 1), "float32")
-    hm.fit(hp, model, x, np.zeros(256, "int32"), epochs=1, verbose=0, callbacks=[Steps()])
+    hm.fit(
+        hp, model, x, np.zeros(256, "int32"), epochs=1, verbose=0, callbacks=[Steps()]
+    )
     assert seen == [2]
     with pytest.raises(ValueError, match="`space` must be a SearchSpace"):
         search.SearchHyperModel({"learning_rate": 0.1})

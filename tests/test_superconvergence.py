@@ -19,6 +19,7 @@ NAN = float("nan")
 
 # ----------------------------------------------------------------------------- pure functions
 
+
 def test_steps_per_epoch_keeps_the_last_partial_batch():
     assert sc.steps_per_epoch(3200, 64) == 50
     assert sc.steps_per_epoch(3201, 64) == 51
@@ -28,17 +29,24 @@ def test_steps_per_epoch_keeps_the_last_partial_batch():
 def test_step_decay_matches_he_et_al():
     # budget 20: x0.1 from epoch 10, x0.01 from epoch 15
     expected = [0.1] * 10 + [0.01] * 5 + [0.001] * 5
-    np.testing.assert_allclose([sc.step_decay(e, 0.1, 20) for e in range(20)], expected, rtol=1e-12)
-    np.testing.assert_allclose([sc.step_decay(e, 1.0, 4, drops=(0.5,), factor=0.5) for e in range(4)],
-                               [1, 1, 0.5, 0.5])
+    np.testing.assert_allclose(
+        [sc.step_decay(e, 0.1, 20) for e in range(20)], expected, rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        [sc.step_decay(e, 1.0, 4, drops=(0.5,), factor=0.5) for e in range(4)],
+        [1, 1, 0.5, 0.5],
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"lr": 0.0}, "`lr` must be a finite number > 0"),
-    ({"epochs": 0}, "`epochs` must be an integer >= 1"),
-    ({"factor": -1.0}, "`factor` must be a finite number > 0"),
-    ({"drops": (0.5, 1.0)}, r"`drops` must be fractions of the budget in \(0, 1\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"lr": 0.0}, "`lr` must be a finite number > 0"),
+        ({"epochs": 0}, "`epochs` must be an integer >= 1"),
+        ({"factor": -1.0}, "`factor` must be a finite number > 0"),
+        ({"drops": (0.5, 1.0)}, r"`drops` must be fractions of the budget in \(0, 1\)"),
+    ],
+)
 def test_step_decay_errors(kwargs, message):
     args = {"epoch": 0, "lr": 0.1, "epochs": 10, **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -52,19 +60,25 @@ def test_target_rule_is_a_fraction_of_the_reference_mean():
 
 @pytest.mark.parametrize("fraction", [0.0, 1.01, -0.5, True])
 def test_target_rule_rejects_bad_fractions(fraction):
-    with pytest.raises(ValueError, match=r"`fraction` must be in \(0, 1\]. Received: fraction="):
+    with pytest.raises(
+        ValueError, match=r"`fraction` must be in \(0, 1\]. Received: fraction="
+    ):
         sc.target_accuracy([0.9], fraction)
 
 
 def test_target_rule_needs_a_finite_reference():
-    with pytest.raises(ValueError, match="`reference_accuracies` must be at least one finite value"):
+    with pytest.raises(
+        ValueError, match="`reference_accuracies` must be at least one finite value"
+    ):
         sc.target_accuracy([NAN], 0.9)
 
 
 def test_median_counts_misses_as_infinite():
     assert sc.median_epochs([5, 1, 3]) == 3.0
     assert sc.median_epochs([4, 2]) == 3.0
-    assert sc.median_epochs([2, NAN]) == math.inf  # half the seeds missed: no finite median
+    assert (
+        sc.median_epochs([2, NAN]) == math.inf
+    )  # half the seeds missed: no finite median
     assert sc.median_epochs([2, 3, NAN]) == 3.0
     with pytest.raises(ValueError, match="`epochs` must be at least one value"):
         sc.median_epochs([])
@@ -79,16 +93,31 @@ def test_ratio_of_medians_and_its_edge_cases():
 
 # ----------------------------------------------------------------------------- the summary, on a hand-made table
 
+
 def _table():
     """Two seeds; 'oc' trained per budget (2 and 4 epochs), 'const' once for 4 epochs."""
     rows = []
-    acc = {("const", 4, 0): [0.5, 0.7, 0.8, 0.9], ("const", 4, 1): [0.4, 0.6, 0.8, 0.88],
-           ("oc", 2, 0): [0.6, 0.86], ("oc", 2, 1): [0.5, 0.80],
-           ("oc", 4, 0): [0.5, 0.8, 0.9, 0.95], ("oc", 4, 1): [0.5, 0.7, 0.86, 0.92]}
+    acc = {
+        ("const", 4, 0): [0.5, 0.7, 0.8, 0.9],
+        ("const", 4, 1): [0.4, 0.6, 0.8, 0.88],
+        ("oc", 2, 0): [0.6, 0.86],
+        ("oc", 2, 1): [0.5, 0.80],
+        ("oc", 4, 0): [0.5, 0.8, 0.9, 0.95],
+        ("oc", 4, 1): [0.5, 0.7, 0.86, 0.92],
+    }
     for (fam, budget, seed), values in acc.items():
         for e, a in enumerate(values, start=1):
-            rows.append({"arm": f"{fam}@{budget}", "family": fam, "budget": budget, "seed": seed, "epoch": e,
-                         "time": 1.0 * e, "test_accuracy": a})
+            rows.append(
+                {
+                    "arm": f"{fam}@{budget}",
+                    "family": fam,
+                    "budget": budget,
+                    "seed": seed,
+                    "epoch": e,
+                    "time": 1.0 * e,
+                    "test_accuracy": a,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -96,7 +125,9 @@ def test_summary_hits_budgets_p_values_and_ratio():
     from scipy import stats
 
     df = _table()
-    target = sc.target_accuracy(df[(df.family == "const") & (df.epoch == 4)].test_accuracy, 0.95)
+    target = sc.target_accuracy(
+        df[(df.family == "const") & (df.epoch == 4)].test_accuracy, 0.95
+    )
     assert target == pytest.approx(0.95 * 0.89)  # 0.8455
     s = sc.summarize_comparison(df, target=target, method="oc")
     hits = s.hits.set_index(["family", "seed"])
@@ -120,15 +151,23 @@ def test_summary_hits_budgets_p_values_and_ratio():
         row = s.at_budget.loc[("const", b)]
         assert row["diff"] == pytest.approx(d.mean())
         half = stats.t.ppf(0.975, 1) * d.std(ddof=1) / math.sqrt(2)
-        assert (row["ci_low"], row["ci_high"]) == (pytest.approx(d.mean() - half), pytest.approx(d.mean() + half))
+        assert (row["ci_low"], row["ci_high"]) == (
+            pytest.approx(d.mean() - half),
+            pytest.approx(d.mean() + half),
+        )
         assert s.p_value("const", b) == pytest.approx(p[b])
     # Holm over the two comparisons (budgets 2 and 4)
     lo, hi = sorted(p.values())
     holm = {b: (2 * lo if p[b] == lo else max(2 * lo, hi)) for b in p}
     for b in p:
         assert s.p_value("const", b, adjusted=True) == pytest.approx(holm[b])
-    assert s.at_budget.loc[("const", 2), "verdict"] == "no difference detected at this n"
-    assert math.isnan(s.at_budget.loc[("oc", 4), "p_vs_oc"]) and s.at_budget.loc[("oc", 4), "verdict"] == ""
+    assert (
+        s.at_budget.loc[("const", 2), "verdict"] == "no difference detected at this n"
+    )
+    assert (
+        math.isnan(s.at_budget.loc[("oc", 4), "p_vs_oc"])
+        and s.at_budget.loc[("oc", 4), "verdict"] == ""
+    )
 
 
 def test_summary_to_dict_has_the_benchmark_keys_and_is_json():
@@ -137,9 +176,21 @@ def test_summary_to_dict_has_the_benchmark_keys_and_is_json():
     json.dumps(d, allow_nan=False)
     assert {"target", "budgets", "arms"} <= set(d)
     for arm in d["arms"].values():
-        assert {"n", "accuracy", "epochs_to_target", "seconds_to_target", "wall_s", "diff", "ci", "p_vs_oc",
-                "p_adj_vs_oc"} <= set(arm)
-        assert set(arm["accuracy"]) == {"2", "4"} and set(arm["accuracy"]["2"]) == {"mean", "std"}
+        assert {
+            "n",
+            "accuracy",
+            "epochs_to_target",
+            "seconds_to_target",
+            "wall_s",
+            "diff",
+            "ci",
+            "p_vs_oc",
+            "p_adj_vs_oc",
+        } <= set(arm)
+        assert set(arm["accuracy"]) == {"2", "4"} and set(arm["accuracy"]["2"]) == {
+            "mean",
+            "std",
+        }
     assert d["arms"]["const"]["n"] == 2
 
 
@@ -149,11 +200,20 @@ def test_summary_marks_a_miss_as_none():
     assert d["arms"]["oc"]["median_epochs_to_target"] is None
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"method": "adam"}, r"`method` must be one of the families \['const', 'oc'\]|`method` must be one of"),
-    ({"method": "oc", "baselines": ["oc"]}, "`baselines` must be families among"),
-    ({"method": "oc", "metric": "val_accuracy"}, "`metric` must be a column of the table"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"method": "adam"},
+            r"`method` must be one of the families \['const', 'oc'\]|`method` must be one of",
+        ),
+        ({"method": "oc", "baselines": ["oc"]}, "`baselines` must be families among"),
+        (
+            {"method": "oc", "metric": "val_accuracy"},
+            "`metric` must be a column of the table",
+        ),
+    ],
+)
 def test_summary_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         sc.summarize_comparison(_table(), target=0.9, **kwargs)
@@ -161,10 +221,13 @@ def test_summary_errors(kwargs, message):
 
 def test_summary_needs_a_comparison_table():
     with pytest.raises(ValueError, match="`df` must be a table of run_comparison"):
-        sc.summarize_comparison(_table().drop(columns="budget"), target=0.9, method="oc")
+        sc.summarize_comparison(
+            _table().drop(columns="budget"), target=0.9, method="oc"
+        )
 
 
 # ----------------------------------------------------------------------------- arms
+
 
 def test_one_cycle_arm_spans_the_budget_and_cycles_momentum():
     arm = sc.one_cycle_arm(0.4, epochs=3, steps=10, pct_start=0.3)
@@ -177,12 +240,15 @@ def test_one_cycle_arm_spans_the_budget_and_cycles_momentum():
     assert float(opt._learning_rate(0)) == pytest.approx(0.4 / 25, rel=1e-6)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"max_lr": 0.0}, "`max_lr` must be a finite number > 0"),
-    ({"epochs": 0}, "`epochs` must be an integer >= 1"),
-    ({"steps": 2.5}, "`steps` must be an integer >= 1"),
-    ({"pct_start": 1.5}, "pct_start"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_lr": 0.0}, "`max_lr` must be a finite number > 0"),
+        ({"epochs": 0}, "`epochs` must be an integer >= 1"),
+        ({"steps": 2.5}, "`steps` must be an integer >= 1"),
+        ({"pct_start": 1.5}, "pct_start"),
+    ],
+)
 def test_one_cycle_arm_errors(kwargs, message):
     args = {"max_lr": 0.1, "epochs": 2, "steps": 10, **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -191,7 +257,9 @@ def test_one_cycle_arm_errors(kwargs, message):
 
 def test_constant_and_adam_arms():
     opt = sc.constant_arm(0.05, weight_decay=1e-4).optimizer()
-    assert float(opt.learning_rate.numpy()) == pytest.approx(0.05) and opt.momentum == 0.9
+    assert (
+        float(opt.learning_rate.numpy()) == pytest.approx(0.05) and opt.momentum == 0.9
+    )
     assert opt.weight_decay == pytest.approx(1e-4)
     with pytest.raises(ValueError, match="`lr` must be a finite number > 0"):
         sc.constant_arm(-1.0)
@@ -201,17 +269,26 @@ def test_constant_and_adam_arms():
 
 def test_article_arm_uses_the_articles_constants_per_epoch():
     sched = sc.article_arm().callbacks()[0].schedule
-    ref = [(2e-3 - 1e-3) / 6 * e + 1e-3 if e < 6 else (2e-3 - 1e-3) * 0.5 ** (e - 6) + 1e-3 for e in range(10)]
+    ref = [
+        (2e-3 - 1e-3) / 6 * e + 1e-3 if e < 6 else (2e-3 - 1e-3) * 0.5 ** (e - 6) + 1e-3
+        for e in range(10)
+    ]
     np.testing.assert_allclose([sched(e, 0.0) for e in range(10)], ref, rtol=1e-6)
 
 
 def test_step_decay_arm_sets_the_rate_per_epoch():
     arm = sc.step_decay_arm(0.2, epochs=4, drops=(0.5,))
     cb = arm.callbacks()[0]
-    assert [cb.schedule(e, 0.0) for e in range(4)] == [0.2, 0.2, pytest.approx(0.02), pytest.approx(0.02)]
+    assert [cb.schedule(e, 0.0) for e in range(4)] == [
+        0.2,
+        0.2,
+        pytest.approx(0.02),
+        pytest.approx(0.02),
+    ]
 
 
 # ----------------------------------------------------------------------------- running (tiny)
+
 
 def _tiny():
     rng = np.random.default_rng(0)
@@ -223,9 +300,16 @@ def _tiny():
 def test_run_comparison_trains_per_budget_families_once_per_budget():
     ds = _tiny()
     build = lambda: models.cnn1d(ds.input_shape, num_classes=2, filters=(4,))  # noqa: E731
-    fams = {"oc": sc.Family(lambda e: sc.one_cycle_arm(0.1, e, sc.steps_per_epoch(64, 32)), per_budget=True),
-            "const": sc.Family(lambda e: sc.constant_arm(0.05))}
-    df = sc.run_comparison({"default": build}, fams, ds, budgets=[2, 1], seeds=[0], batch_size=32)
+    fams = {
+        "oc": sc.Family(
+            lambda e: sc.one_cycle_arm(0.1, e, sc.steps_per_epoch(64, 32)),
+            per_budget=True,
+        ),
+        "const": sc.Family(lambda e: sc.constant_arm(0.05)),
+    }
+    df = sc.run_comparison(
+        {"default": build}, fams, ds, budgets=[2, 1], seeds=[0], batch_size=32
+    )
     runs = df.groupby("arm").epoch.max().to_dict()
     assert runs == {"oc@1": 1, "oc@2": 2, "const@2": 2}
     assert list(dict.fromkeys(df.family)) == ["oc", "const"]
@@ -236,9 +320,13 @@ def test_run_comparison_trains_per_budget_families_once_per_budget():
 def test_run_comparison_errors():
     ds = _tiny()
     fam = {"a": sc.Family(lambda e: sc.constant_arm(0.1), model="bn")}
-    with pytest.raises(ValueError, match="`builders` must be a dict with the model 'bn'"):
+    with pytest.raises(
+        ValueError, match="`builders` must be a dict with the model 'bn'"
+    ):
         sc.run_comparison({"default": lambda: None}, fam, ds, budgets=[1], seeds=[0])
-    with pytest.raises(ValueError, match="`families` must be a non-empty dict of Family"):
+    with pytest.raises(
+        ValueError, match="`families` must be a non-empty dict of Family"
+    ):
         sc.run_comparison({"default": lambda: None}, {}, ds, budgets=[1], seeds=[0])
     with pytest.raises(ValueError, match="`budgets` must be an integer >= 1"):
         sc.run_comparison({"bn": lambda: None}, fam, ds, budgets=[0], seeds=[0])
@@ -246,13 +334,26 @@ def test_run_comparison_errors():
 
 # ----------------------------------------------------------------------------- the CIFAR variant's model
 
+
 def test_resnet20_parameter_count_by_hand_and_cifar_shape():
     conv = lambda k, cin, cout: k * k * cin * cout  # noqa: E731  (no bias under batch norm)
     bn = lambda c: 4 * c  # noqa: E731
     stem = conv(3, 3, 16) + bn(16)
     stage0 = 3 * 2 * (conv(3, 16, 16) + bn(16))
-    stage1 = conv(3, 16, 32) + conv(3, 32, 32) + conv(1, 16, 32) + 3 * bn(32) + 2 * 2 * (conv(3, 32, 32) + bn(32))
-    stage2 = conv(3, 32, 64) + conv(3, 64, 64) + conv(1, 32, 64) + 3 * bn(64) + 2 * 2 * (conv(3, 64, 64) + bn(64))
+    stage1 = (
+        conv(3, 16, 32)
+        + conv(3, 32, 32)
+        + conv(1, 16, 32)
+        + 3 * bn(32)
+        + 2 * 2 * (conv(3, 32, 32) + bn(32))
+    )
+    stage2 = (
+        conv(3, 32, 64)
+        + conv(3, 64, 64)
+        + conv(1, 32, 64)
+        + 3 * bn(64)
+        + 2 * 2 * (conv(3, 64, 64) + bn(64))
+    )
     expected = stem + stage0 + stage1 + stage2 + 64 * 10 + 10
     model = models.resnet((32, 32, 3))
     assert model.count_params() == expected == 274042
@@ -269,11 +370,18 @@ def test_resnet_errors():
 
 def test_set_batch_norm_momentum_reaches_every_layer_and_changes_the_moving_mean():
     model = sc.set_batch_norm_momentum(models.resnet((8, 8, 3), depth=8), 0.5)
-    bns = [layer for layer in model._flatten_layers() if isinstance(layer, __import__("keras").layers.BatchNormalization)]
-    assert len(bns) == 1 + 3 * 2 + 2  # stem, 3 stages x 1 block x 2 convs, 2 projections
+    bns = [
+        layer
+        for layer in model._flatten_layers()
+        if isinstance(layer, __import__("keras").layers.BatchNormalization)
+    ]
+    assert (
+        len(bns) == 1 + 3 * 2 + 2
+    )  # stem, 3 stages x 1 block x 2 convs, 2 projections
     assert {b.momentum for b in bns} == {0.5}
     # moving mean after one training-mode call on constant inputs: m = 0.5 * 0 + 0.5 * batch_mean
     import keras
+
     layer = keras.layers.BatchNormalization()
     m = keras.Sequential([keras.Input((3,)), layer])
     sc.set_batch_norm_momentum(m, 0.5)
@@ -286,9 +394,23 @@ def test_set_batch_norm_momentum_reaches_every_layer_and_changes_the_moving_mean
 def test_cifar_variant_trains_one_cycle_on_a_resnet():
     """The chapter's dataset="cifar10" path, on random CIFAR-shaped data (the data itself needs a network)."""
     rng = np.random.default_rng(0)
-    ds = Dataset("cifar-shaped", rng.random((16, 32, 32, 3), dtype=np.float32), rng.integers(0, 10, 16).astype("int32"),
-                 rng.random((8, 32, 32, 3), dtype=np.float32), rng.integers(0, 10, 8).astype("int32"))
-    build = lambda: sc.set_batch_norm_momentum(models.resnet(ds.input_shape, depth=8, width=0.25), 0.9)  # noqa: E731
-    fams = {"one-cycle": sc.Family(lambda e: sc.one_cycle_arm(0.1, e, sc.steps_per_epoch(16, 8)), per_budget=True)}
-    df = sc.run_comparison({"default": build}, fams, ds, budgets=[1], seeds=[0], batch_size=8)
+    ds = Dataset(
+        "cifar-shaped",
+        rng.random((16, 32, 32, 3), dtype=np.float32),
+        rng.integers(0, 10, 16).astype("int32"),
+        rng.random((8, 32, 32, 3), dtype=np.float32),
+        rng.integers(0, 10, 8).astype("int32"),
+    )
+    build = lambda: sc.set_batch_norm_momentum(
+        models.resnet(ds.input_shape, depth=8, width=0.25), 0.9
+    )  # noqa: E731
+    fams = {
+        "one-cycle": sc.Family(
+            lambda e: sc.one_cycle_arm(0.1, e, sc.steps_per_epoch(16, 8)),
+            per_budget=True,
+        )
+    }
+    df = sc.run_comparison(
+        {"default": build}, fams, ds, budgets=[1], seeds=[0], batch_size=8
+    )
     assert len(df) == 1 and np.isfinite(df.loss).all()

@@ -31,10 +31,18 @@ def build_tiny():
 def test_arms_share_initial_weights_and_seeds_differ(tiny):
     RecordInitialWeights.seen = []
     arms = {
-        "sgd": training.Arm(lambda: keras.optimizers.SGD(0.1), callbacks=lambda: [RecordInitialWeights()]),
-        "adam": training.Arm(lambda: keras.optimizers.Adam(1e-3), callbacks=lambda: [RecordInitialWeights()]),
+        "sgd": training.Arm(
+            lambda: keras.optimizers.SGD(0.1),
+            callbacks=lambda: [RecordInitialWeights()],
+        ),
+        "adam": training.Arm(
+            lambda: keras.optimizers.Adam(1e-3),
+            callbacks=lambda: [RecordInitialWeights()],
+        ),
     }
-    df = training.run_experiment(build_tiny, arms, tiny, seeds=[0, 1], epochs=2, progress=False)
+    df = training.run_experiment(
+        build_tiny, arms, tiny, seeds=[0, 1], epochs=2, progress=False
+    )
     (s0_sgd, s0_adam, s1_sgd, s1_adam) = RecordInitialWeights.seen
     for a, b in zip(s0_sgd, s0_adam):
         np.testing.assert_array_equal(a, b)
@@ -43,7 +51,17 @@ def test_arms_share_initial_weights_and_seeds_differ(tiny):
     assert not np.array_equal(s0_sgd[0], s1_sgd[0])
     assert len(df) == 2 * 2 * 2
     assert list(df.columns[:3]) == ["arm", "seed", "epoch"]
-    for col in ("loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "lr", "epoch_time", "time"):
+    for col in (
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "test_loss",
+        "test_accuracy",
+        "lr",
+        "epoch_time",
+        "time",
+    ):
         assert col in df, col
     assert df[df.arm == "sgd"].lr.eq(np.float32(0.1)).all()
     first = df[(df.arm == "adam") & (df.seed == 0)]
@@ -53,10 +71,21 @@ def test_arms_share_initial_weights_and_seeds_differ(tiny):
 
 def test_initial_weights_are_those_every_arm_starts_from(tiny):
     RecordInitialWeights.seen = []
-    arm = training.Arm(lambda: keras.optimizers.SGD(0.1), callbacks=lambda: [RecordInitialWeights()])
-    training.run_experiment(build_tiny, {"a": arm}, tiny, seeds=[0, 1], epochs=1, progress=False,
-                            evaluate_test=False)
-    np.random.default_rng().normal(size=3)  # unrelated randomness in between changes nothing
+    arm = training.Arm(
+        lambda: keras.optimizers.SGD(0.1), callbacks=lambda: [RecordInitialWeights()]
+    )
+    training.run_experiment(
+        build_tiny,
+        {"a": arm},
+        tiny,
+        seeds=[0, 1],
+        epochs=1,
+        progress=False,
+        evaluate_test=False,
+    )
+    np.random.default_rng().normal(
+        size=3
+    )  # unrelated randomness in between changes nothing
     keras.random.normal((3,))
     for seed, seen in zip([0, 1], RecordInitialWeights.seen):
         weights = training.initial_weights(build_tiny, seed)
@@ -66,33 +95,60 @@ def test_initial_weights_are_those_every_arm_starts_from(tiny):
 
 
 def test_identical_arms_see_identical_data_order(tiny):
-    arms = {name: training.Arm(lambda: keras.optimizers.SGD(0.05)) for name in ("a", "b")}
-    df = training.run_experiment(build_tiny, arms, tiny, seeds=[3], epochs=2, progress=False)
-    np.testing.assert_allclose(df[df.arm == "a"].loss.to_numpy(), df[df.arm == "b"].loss.to_numpy(), rtol=1e-6)
+    arms = {
+        name: training.Arm(lambda: keras.optimizers.SGD(0.05)) for name in ("a", "b")
+    }
+    df = training.run_experiment(
+        build_tiny, arms, tiny, seeds=[3], epochs=2, progress=False
+    )
+    np.testing.assert_allclose(
+        df[df.arm == "a"].loss.to_numpy(), df[df.arm == "b"].loss.to_numpy(), rtol=1e-6
+    )
 
 
 def test_arm_epochs_and_batch_size_override(tiny):
-    arms = {"short": training.Arm("sgd", epochs=1, batch_size=200), "long": training.Arm("sgd")}
-    df = training.run_experiment(build_tiny, arms, tiny, seeds=[0], epochs=3, progress=False, evaluate_test=False)
+    arms = {
+        "short": training.Arm("sgd", epochs=1, batch_size=200),
+        "long": training.Arm("sgd"),
+    }
+    df = training.run_experiment(
+        build_tiny, arms, tiny, seeds=[0], epochs=3, progress=False, evaluate_test=False
+    )
     assert df.groupby("arm").epoch.max().to_dict() == {"short": 1, "long": 3}
     assert "test_accuracy" not in df
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"arms": {}}, "Argument `arms` must name at least one arm"),
-    ({"arms": {"x": "sgd"}}, "Argument `arms` must map names to Arm objects"),
-    ({"seeds": []}, "Argument `seeds` must hold at least one seed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"arms": {}}, "Argument `arms` must name at least one arm"),
+        ({"arms": {"x": "sgd"}}, "Argument `arms` must map names to Arm objects"),
+        ({"seeds": []}, "Argument `seeds` must hold at least one seed"),
+    ],
+)
 def test_run_experiment_bad_arguments(tiny, kwargs, match):
     args = {"arms": {"x": training.Arm("sgd")}, "seeds": [0], **kwargs}
     with pytest.raises(ValueError, match=match):
-        training.run_experiment(build_tiny, args["arms"], tiny, seeds=args["seeds"], epochs=1, progress=False)
+        training.run_experiment(
+            build_tiny,
+            args["arms"],
+            tiny,
+            seeds=args["seeds"],
+            epochs=1,
+            progress=False,
+        )
 
 
 def test_optimizer_instance_is_rejected(tiny):
     with pytest.raises(ValueError, match="zero-argument callable"):
-        training.run_experiment(build_tiny, {"x": training.Arm(keras.optimizers.SGD())}, tiny, seeds=[0],
-                                epochs=1, progress=False)
+        training.run_experiment(
+            build_tiny,
+            {"x": training.Arm(keras.optimizers.SGD())},
+            tiny,
+            seeds=[0],
+            epochs=1,
+            progress=False,
+        )
 
 
 def test_set_seed_validates_and_reproduces():
@@ -100,7 +156,10 @@ def test_set_seed_validates_and_reproduces():
     a = np.random.rand()
     training.set_seed(5)
     assert np.random.rand() == a
-    with pytest.raises(ValueError, match="Argument `seed` must be a non-negative integer. Received: seed=-1"):
+    with pytest.raises(
+        ValueError,
+        match="Argument `seed` must be a non-negative integer. Received: seed=-1",
+    ):
         training.set_seed(-1)
 
 
@@ -108,10 +167,23 @@ def test_set_seed_validates_and_reproduces():
 def table():
     # Two arms, two seeds, three epochs, made by hand.
     rows = []
-    acc = {("a", 0): [0.5, 0.8, 0.9], ("a", 1): [0.6, 0.7, 0.95], ("b", 0): [0.4, 0.5, 0.6], ("b", 1): [0.3, 0.6, 0.7]}
+    acc = {
+        ("a", 0): [0.5, 0.8, 0.9],
+        ("a", 1): [0.6, 0.7, 0.95],
+        ("b", 0): [0.4, 0.5, 0.6],
+        ("b", 1): [0.3, 0.6, 0.7],
+    }
     for (arm, seed), values in acc.items():
         for e, v in enumerate(values, start=1):
-            rows.append({"arm": arm, "seed": seed, "epoch": e, "test_accuracy": v, "time": 2.0 * e})
+            rows.append(
+                {
+                    "arm": arm,
+                    "seed": seed,
+                    "epoch": e,
+                    "test_accuracy": v,
+                    "time": 2.0 * e,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -119,7 +191,9 @@ def test_epochs_to_target_by_hand(table):
     out = training.epochs_to_target(table, 0.7).set_index(["arm", "seed"])
     assert out.loc[("a", 0), "epochs"] == 2 and out.loc[("a", 0), "seconds"] == 4.0
     assert out.loc[("a", 1), "epochs"] == 2
-    assert math.isnan(out.loc[("b", 0), "epochs"]) and math.isnan(out.loc[("b", 0), "seconds"])
+    assert math.isnan(out.loc[("b", 0), "epochs"]) and math.isnan(
+        out.loc[("b", 0), "seconds"]
+    )
     assert out.loc[("b", 1), "epochs"] == 3
 
 
@@ -137,8 +211,12 @@ def test_compare_by_hand(table):
     assert out.loc["a", "ci_high"] == pytest.approx(0.275 + half)
     t = 0.275 / (d.std(ddof=1) / math.sqrt(2))
     assert out.loc["a", "p_vs_b"] == pytest.approx(2 * sps.t.sf(t, 1))
-    assert out.loc["a", "p_adj_vs_b"] == pytest.approx(out.loc["a", "p_vs_b"])  # a family of one
-    assert out.loc["a", "verdict"] == "no difference detected at this n"  # p = 0.07 with n = 2
+    assert out.loc["a", "p_adj_vs_b"] == pytest.approx(
+        out.loc["a", "p_vs_b"]
+    )  # a family of one
+    assert (
+        out.loc["a", "verdict"] == "no difference detected at this n"
+    )  # p = 0.07 with n = 2
     assert math.isnan(out.loc["b", "p_vs_b"]) and out.loc["b", "verdict"] == ""
     at2 = training.compare(table, epoch=2)
     assert at2.loc["b", "mean"] == pytest.approx(0.55)
@@ -157,7 +235,14 @@ def _family_table(seeds=range(6)):
         "bad": 0.88 + seed_effect + rng.normal(0, 0.002, len(seeds)),
     }
     rows = [
-        {"arm": arm, "seed": s, "epoch": 1, "test_accuracy": v[i], "test_loss": 1 - v[i], "time": 1.0}
+        {
+            "arm": arm,
+            "seed": s,
+            "epoch": 1,
+            "test_accuracy": v[i],
+            "test_loss": 1 - v[i],
+            "time": 1.0,
+        }
         for arm, v in values.items()
         for i, s in enumerate(seeds)
     ]
@@ -167,10 +252,15 @@ def _family_table(seeds=range(6)):
 def test_compare_holm_within_the_table_and_verdicts():
     df, values = _family_table()
     out = training.compare(df, baseline="base")
-    raw = {arm: sps.ttest_rel(values[arm], values["base"]).pvalue for arm in ("good", "same", "bad")}
+    raw = {
+        arm: sps.ttest_rel(values[arm], values["base"]).pvalue
+        for arm in ("good", "same", "bad")
+    }
     for arm in raw:
         assert out.loc[arm, "p_vs_base"] == pytest.approx(raw[arm])
-        assert out.loc[arm, "diff"] == pytest.approx(np.mean(values[arm] - values["base"]))
+        assert out.loc[arm, "diff"] == pytest.approx(
+            np.mean(values[arm] - values["base"])
+        )
     # Holm by hand: sorted p times (m - rank), then the running maximum.
     order = sorted(raw, key=raw.get)
     running, holm = 0.0, {}
@@ -180,11 +270,16 @@ def test_compare_holm_within_the_table_and_verdicts():
     for arm in raw:
         assert out.loc[arm, "p_adj_vs_base"] == pytest.approx(holm[arm])
     assert out.loc[["good", "same", "bad"], "verdict"].tolist() == [
-        "better", "no difference detected at this n", "worse"
+        "better",
+        "no difference detected at this n",
+        "worse",
     ]
     # A loss: lower is better, so the verdicts turn around.
     loss = training.compare(df, "test_loss", baseline="base")
-    assert loss.loc["good", "verdict"] == "better" and loss.loc["bad", "verdict"] == "worse"
+    assert (
+        loss.loc["good", "verdict"] == "better"
+        and loss.loc["bad", "verdict"] == "worse"
+    )
     assert loss.loc["good", "diff"] == pytest.approx(-out.loc["good", "diff"])
 
 
@@ -193,7 +288,9 @@ def test_compare_pairs_by_seed_not_by_row_order():
     shuffled = df.sample(frac=1.0, random_state=0)
     pd.testing.assert_frame_equal(
         training.compare(df, baseline="base"),
-        training.compare(shuffled, baseline="base").loc[["base", "good", "same", "bad"]],
+        training.compare(shuffled, baseline="base").loc[
+            ["base", "good", "same", "bad"]
+        ],
     )
     # A seed the baseline lacks is not a pair.
     partial = df[~((df.arm == "base") & (df.seed == 5))]
@@ -222,7 +319,9 @@ def test_has_batch_hooks():
             pass
 
     assert training.has_batch_hooks([PerBatch()])
-    assert not training.has_batch_hooks([keras.callbacks.EarlyStopping(), keras.callbacks.History()])
+    assert not training.has_batch_hooks(
+        [keras.callbacks.EarlyStopping(), keras.callbacks.History()]
+    )
     assert not training.has_batch_hooks([])
 
 
@@ -263,15 +362,27 @@ def test_whole_epoch_per_call_gives_the_same_numbers(tiny):
         ),
     }
     RecordStepsPerExecution.seen = []
-    fast = training.run_experiment(build, arms, tiny, seeds=[0, 1], epochs=3, progress=False)
+    fast = training.run_experiment(
+        build, arms, tiny, seeds=[0, 1], epochs=3, progress=False
+    )
     assert RecordStepsPerExecution.seen == [5, 5, 1] * 2
     RecordStepsPerExecution.seen = []
     slow = training.run_experiment(
         build, arms, tiny, seeds=[0, 1], epochs=3, progress=False, steps_per_execution=1
     )
     assert RecordStepsPerExecution.seen == [1, 1, 1] * 2
-    cols = ["loss", "accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy", "lr"]
-    np.testing.assert_allclose(fast[cols].to_numpy(), slow[cols].to_numpy(), rtol=2e-5, atol=1e-6)
+    cols = [
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "test_loss",
+        "test_accuracy",
+        "lr",
+    ]
+    np.testing.assert_allclose(
+        fast[cols].to_numpy(), slow[cols].to_numpy(), rtol=2e-5, atol=1e-6
+    )
     assert fast.loss.nunique() > 10  # the runs differ from each other
 
 
@@ -279,6 +390,11 @@ def test_whole_epoch_per_call_gives_the_same_numbers(tiny):
 def test_steps_per_execution_rejects(tiny, value):
     with pytest.raises(ValueError, match=f"Received: steps_per_execution={value!r}"):
         training.run_experiment(
-            build_tiny, {"x": training.Arm("sgd")}, tiny, seeds=[0], epochs=1, progress=False,
+            build_tiny,
+            {"x": training.Arm("sgd")},
+            tiny,
+            seeds=[0],
+            epochs=1,
+            progress=False,
             steps_per_execution=value,
         )

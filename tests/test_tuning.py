@@ -58,40 +58,76 @@ def test_tune_dict_grid_and_loss_metric(tiny):
         seen.append((lr, momentum))
         return training.Arm(lambda: keras.optimizers.SGD(lr, momentum=momentum))
 
-    r = tune(build_tiny, make, {"lr": [0.01, 0.1], "momentum": [0.0, 0.9]}, tiny, seeds=[0], epochs=1,
-             metric="val_loss")
+    r = tune(
+        build_tiny,
+        make,
+        {"lr": [0.01, 0.1], "momentum": [0.0, 0.9]},
+        tiny,
+        seeds=[0],
+        epochs=1,
+        metric="val_loss",
+    )
     assert seen == [(0.01, 0.0), (0.01, 0.9), (0.1, 0.0), (0.1, 0.9)]
     assert r.mode == "min" and r.effort == 4
     assert list(r.table.index.names) == ["lr", "momentum"]
     assert isinstance(r.best, dict) and set(r.best) == {"lr", "momentum"}
-    assert r.table.loc[(r.best["lr"], r.best["momentum"]), "mean"] == r.table["mean"].min()
-    assert set(r.runs.arm) == {"lr=0.01, momentum=0", "lr=0.01, momentum=0.9", "lr=0.1, momentum=0",
-                               "lr=0.1, momentum=0.9"}
+    assert (
+        r.table.loc[(r.best["lr"], r.best["momentum"]), "mean"] == r.table["mean"].min()
+    )
+    assert set(r.runs.arm) == {
+        "lr=0.01, momentum=0",
+        "lr=0.01, momentum=0.9",
+        "lr=0.1, momentum=0",
+        "lr=0.1, momentum=0.9",
+    }
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"metric": "test_accuracy"}, "must not be computed on the test split.*Received: metric='test_accuracy'"),
-    ({"metric": "test_loss"}, "Received: metric='test_loss'"),
-    ({"grid": []}, "Argument `grid` must hold at least one setting"),
-    ({"grid": [0.1, 0.1]}, "must not repeat a setting"),
-    ({"grid": {}}, "Argument `grid` must name at least one parameter"),
-    ({"grid": {"lr": []}}, "non-empty list of values. Received: lr=\\[\\]"),
-    ({"seeds": []}, "Argument `seeds` must hold at least one seed"),
-    ({"mode": "largest"}, "Received: mode='largest'"),
-    ({"make_arm": lambda lr: "sgd"}, "must return an lrbook.training.Arm"),
-    ({"metric": "val_nope"}, "must be a column of the runs"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            {"metric": "test_accuracy"},
+            "must not be computed on the test split.*Received: metric='test_accuracy'",
+        ),
+        ({"metric": "test_loss"}, "Received: metric='test_loss'"),
+        ({"grid": []}, "Argument `grid` must hold at least one setting"),
+        ({"grid": [0.1, 0.1]}, "must not repeat a setting"),
+        ({"grid": {}}, "Argument `grid` must name at least one parameter"),
+        ({"grid": {"lr": []}}, "non-empty list of values. Received: lr=\\[\\]"),
+        ({"seeds": []}, "Argument `seeds` must hold at least one seed"),
+        ({"mode": "largest"}, "Received: mode='largest'"),
+        ({"make_arm": lambda lr: "sgd"}, "must return an lrbook.training.Arm"),
+        ({"metric": "val_nope"}, "must be a column of the runs"),
+    ],
+)
 def test_tune_rejects(tiny, kwargs, match):
-    args = {"make_arm": sgd_arm, "grid": [0.1], "seeds": [0], "metric": "val_accuracy", "mode": "auto", **kwargs}
+    args = {
+        "make_arm": sgd_arm,
+        "grid": [0.1],
+        "seeds": [0],
+        "metric": "val_accuracy",
+        "mode": "auto",
+        **kwargs,
+    }
     with pytest.raises(ValueError, match=match):
-        tune(build_tiny, args["make_arm"], args["grid"], tiny, seeds=args["seeds"], epochs=1,
-             metric=args["metric"], mode=args["mode"])
+        tune(
+            build_tiny,
+            args["make_arm"],
+            args["grid"],
+            tiny,
+            seeds=args["seeds"],
+            epochs=1,
+            metric=args["metric"],
+            mode=args["mode"],
+        )
 
 
 def test_tune_needs_a_validation_split_for_a_validation_metric():
     no_val = data.load("mnist1d", n_train=200)
     assert no_val.validation_data is None
-    with pytest.raises(ValueError, match="must have a validation split to select on 'val_accuracy'"):
+    with pytest.raises(
+        ValueError, match="must have a validation split to select on 'val_accuracy'"
+    ):
         tune(build_tiny, sgd_arm, [0.1], no_val, seeds=[0], epochs=1)
 
 
@@ -103,15 +139,29 @@ def test_tune_refuses_when_every_run_diverged(tiny):
 def _result(points, seeds):
     import pandas as pd
 
-    return TuningResult(best=0, table=pd.DataFrame({"mean": range(points)}), metric="val_accuracy",
-                        mode="max", seeds=list(range(seeds)), runs=None)
+    return TuningResult(
+        best=0,
+        table=pd.DataFrame({"mean": range(points)}),
+        metric="val_accuracy",
+        mode="max",
+        seeds=list(range(seeds)),
+        runs=None,
+    )
 
 
 def test_check_equal_effort():
-    assert check_equal_effort({"one-cycle": _result(4, 3), "constant": _result(6, 2)}) == 12
+    assert (
+        check_equal_effort({"one-cycle": _result(4, 3), "constant": _result(6, 2)})
+        == 12
+    )
     with pytest.raises(ValueError, match="one-cycle: 4 x 3 = 12, adam: 1 x 3 = 3"):
         check_equal_effort({"one-cycle": _result(4, 3), "adam": _result(1, 3)})
-    assert check_equal_effort({"one-cycle": _result(4, 3), "adam": _result(1, 3)},
-                              exempt={"adam": "its default is the tuned one"}) == 12
+    assert (
+        check_equal_effort(
+            {"one-cycle": _result(4, 3), "adam": _result(1, 3)},
+            exempt={"adam": "its default is the tuned one"},
+        )
+        == 12
+    )
     with pytest.raises(ValueError, match="at least one arm to check"):
         check_equal_effort({"adam": _result(1, 3)}, exempt={"adam": "reason"})

@@ -25,23 +25,70 @@ import tensorflow_addons as tfa
 STEPS = np.arange(0, 200, dtype=np.float32)
 
 CASES = [
-    ("TriangularCyclicalLearningRate", {"initial_learning_rate": 1e-4, "maximal_learning_rate": 1e-2,
-                                        "step_size": 10}),
-    ("TriangularCyclicalLearningRate", {"initial_learning_rate": 0.3, "maximal_learning_rate": 0.01,
-                                        "step_size": 7, "scale_mode": "iterations"}),
-    ("Triangular2CyclicalLearningRate", {"initial_learning_rate": 1e-4, "maximal_learning_rate": 1e-2,
-                                         "step_size": 8}),
-    ("Triangular2CyclicalLearningRate", {"initial_learning_rate": 1e-3, "maximal_learning_rate": 1e-1,
-                                         "step_size": 2.5}),
-    ("ExponentialCyclicalLearningRate", {"initial_learning_rate": 1e-4, "maximal_learning_rate": 1e-2,
-                                         "step_size": 10, "gamma": 0.99}),
-    ("ExponentialCyclicalLearningRate", {"initial_learning_rate": 1e-4, "maximal_learning_rate": 1e-2,
-                                         "step_size": 10, "gamma": 0.5, "scale_mode": "cycle"}),
+    (
+        "TriangularCyclicalLearningRate",
+        {"initial_learning_rate": 1e-4, "maximal_learning_rate": 1e-2, "step_size": 10},
+    ),
+    (
+        "TriangularCyclicalLearningRate",
+        {
+            "initial_learning_rate": 0.3,
+            "maximal_learning_rate": 0.01,
+            "step_size": 7,
+            "scale_mode": "iterations",
+        },
+    ),
+    (
+        "Triangular2CyclicalLearningRate",
+        {"initial_learning_rate": 1e-4, "maximal_learning_rate": 1e-2, "step_size": 8},
+    ),
+    (
+        "Triangular2CyclicalLearningRate",
+        {
+            "initial_learning_rate": 1e-3,
+            "maximal_learning_rate": 1e-1,
+            "step_size": 2.5,
+        },
+    ),
+    (
+        "ExponentialCyclicalLearningRate",
+        {
+            "initial_learning_rate": 1e-4,
+            "maximal_learning_rate": 1e-2,
+            "step_size": 10,
+            "gamma": 0.99,
+        },
+    ),
+    (
+        "ExponentialCyclicalLearningRate",
+        {
+            "initial_learning_rate": 1e-4,
+            "maximal_learning_rate": 1e-2,
+            "step_size": 10,
+            "gamma": 0.5,
+            "scale_mode": "cycle",
+        },
+    ),
     # The tutorial of seeds/004: triangular2 written as a lambda.
-    ("CyclicalLearningRate", {"initial_learning_rate": 1e-4, "maximal_learning_rate": 1e-2,
-                              "step_size": 6, "scale_fn": "1/(2.**(x-1))"}),
-    ("CyclicalLearningRate", {"initial_learning_rate": 1e-4, "maximal_learning_rate": 1e-2,
-                              "step_size": 6, "scale_fn": "1/(1. + x/50.)", "scale_mode": "iterations"}),
+    (
+        "CyclicalLearningRate",
+        {
+            "initial_learning_rate": 1e-4,
+            "maximal_learning_rate": 1e-2,
+            "step_size": 6,
+            "scale_fn": "1/(2.**(x-1))",
+        },
+    ),
+    (
+        "CyclicalLearningRate",
+        {
+            "initial_learning_rate": 1e-4,
+            "maximal_learning_rate": 1e-2,
+            "step_size": 6,
+            "scale_fn": "1/(1. + x/50.)",
+            "scale_mode": "iterations",
+        },
+    ),
 ]
 
 

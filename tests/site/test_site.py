@@ -28,8 +28,12 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 KNOWN_NOISE = ("'THEBE_JS_URL' has already been declared", "Got invalid theme mode")
 
 pytestmark = [
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"),
-    pytest.mark.skipif(not (SITE / "index.html").exists(), reason=f"no built site at {SITE}"),
+    pytest.mark.skipif(
+        CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
+    ),
+    pytest.mark.skipif(
+        not (SITE / "index.html").exists(), reason=f"no built site at {SITE}"
+    ),
 ]
 
 
@@ -53,7 +57,9 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = socketserver.TCPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(SITE)))
+    httpd = socketserver.TCPServer(
+        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(SITE))
+    )
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -68,7 +74,12 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+            ],
         )
         yield b
         b.close()
@@ -77,12 +88,30 @@ def browser():
 def open_page(browser, url):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     problems = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" and not any(n in m.text for n in KNOWN_NOISE) else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}")
-            if not any(n in str(e) for n in KNOWN_NOISE) else None)
-    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}")
-            if r.status >= 400 and r.url.startswith("http://127.0.0.1") else None)
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" and not any(n in m.text for n in KNOWN_NOISE)
+            else None
+        ),
+    )
+    page.on(
+        "pageerror",
+        lambda e: (
+            problems.append(f"page error: {e}")
+            if not any(n in str(e) for n in KNOWN_NOISE)
+            else None
+        ),
+    )
+    page.on(
+        "response",
+        lambda r: (
+            problems.append(f"HTTP {r.status}: {r.url}")
+            if r.status >= 400 and r.url.startswith("http://127.0.0.1")
+            else None
+        ),
+    )
     response = page.goto(url, wait_until="networkidle")
     return page, response, problems
 
@@ -92,40 +121,58 @@ def test_page_loads_cleanly_with_images_and_math(browser, server, doc):
     page, response, problems = open_page(browser, f"{server}/{doc}.html")
     try:
         assert response.status == 200
-        page.wait_for_function("() => !window.MathJax || !MathJax.startup || MathJax.startup.promise",
-                               timeout=10_000)
+        page.wait_for_function(
+            "() => !window.MathJax || !MathJax.startup || MathJax.startup.promise",
+            timeout=10_000,
+        )
         page.wait_for_timeout(500)
         broken = page.evaluate(
-            "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)")
+            "() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+        )
         assert broken == [], f"{doc}: images that did not load: {broken}"
         html = page.content()
         has_math = "math notranslate" in html
         if has_math:
-            rendered = page.evaluate("() => document.querySelectorAll('mjx-container').length")
+            rendered = page.evaluate(
+                "() => document.querySelectorAll('mjx-container').length"
+            )
             assert rendered > 0, f"{doc}: has math but MathJax rendered none"
         SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / (doc.replace("/", "_") + ".png")), full_page=True)
+        page.screenshot(
+            path=str(SHOTS / (doc.replace("/", "_") + ".png")), full_page=True
+        )
         assert problems == [], f"{doc}: " + "; ".join(problems)
     finally:
         page.close()
 
 
 @pytest.mark.parametrize("doc", CHAPTERS)
-def test_chapter_colab_badge_launch_button_run_record_and_download(browser, server, doc):
+def test_chapter_colab_badge_launch_button_run_record_and_download(
+    browser, server, doc
+):
     repo = CONFIG["repository"]["url"].removeprefix("https://github.com/")
-    expected = (f"https://colab.research.google.com/github/{repo}/blob/{CONFIG['repository']['branch']}/"
-                f"{doc}.ipynb")
+    expected = (
+        f"https://colab.research.google.com/github/{repo}/blob/{CONFIG['repository']['branch']}/"
+        f"{doc}.ipynb"
+    )
     page, _, _ = open_page(browser, f"{server}/{doc}.html")
     try:
         badge = page.locator("article a:has(img[alt='Open in Colab'])").first
         assert badge.get_attribute("href") == expected
         launch = page.locator(f"a[href='{expected}']")
-        assert launch.count() >= 2, "the launch button (rocket menu) must point to Colab too"
+        assert launch.count() >= 2, (
+            "the launch button (rocket menu) must point to Colab too"
+        )
         record = page.locator("article p:has-text('Executed on')").last.inner_text()
-        assert re.search(r"Executed on \d{4}-\d\d-\d\d at \d\d:\d\d UTC", record), record
+        assert re.search(r"Executed on \d{4}-\d\d-\d\d at \d\d:\d\d UTC", record), (
+            record
+        )
         assert "lrbook " in record and "profile" in record, record
         edit = page.locator("a[href*='/edit/']").first.get_attribute("href")
-        assert edit == f"{CONFIG['repository']['url']}/edit/{CONFIG['repository']['branch']}/{doc}.md", edit
+        assert (
+            edit
+            == f"{CONFIG['repository']['url']}/edit/{CONFIG['repository']['branch']}/{doc}.md"
+        ), edit
         download = page.locator("a[href$='.ipynb'][href*='_sources']").first
         href = download.get_attribute("href")
         result = page.request.get(f"{server}/{doc.rsplit('/', 1)[0]}/{href}")
