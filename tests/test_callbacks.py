@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import doctest
 import json
+import math
 
 import numpy as np
+import pytest
 
 from lrbook.env import quiet_import_tensorflow
 
 quiet_import_tensorflow()
-import keras  # noqa: E402
+import keras
 
-from lrbook import callbacks, optimizers  # noqa: E402
-from lrbook.callbacks import ScheduleRecorder  # noqa: E402
-from lrbook.schedules import OneCycle, RampUpExpDecay  # noqa: E402
+from lrbook import callbacks, optimizers, training
+from lrbook.callbacks import ScheduleRecorder
+from lrbook.schedules import OneCycle, RampUpExpDecay
 
 N, BATCH = 32, 8  # 4 updates an epoch
 
@@ -155,36 +157,150 @@ def test_doctests():
     assert result.attempted >= 5 and result.failed == 0
 
 
-def test_mixed_precision_reads_the_inner_optimizer():
-    """Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer: the trace and
-    current_momentum must still read the one-cycle learning rate and momentum of every update."""
-    from lrbook.training import current_learning_rate
+def ref_one_cycle(
+    step,
+    total_steps,
+    max_lr,
+    pct_start=0.3,
+    div_factor=25.0,
+    final_div_factor=1e4,
+    base_momentum=0.85,
+    max_momentum=0.95,
+):
+    """PyTorch's OneCycleLR (two phases, cosine) at ``step``, as its loop writes it: (lr, momentum)."""
+    step = min(step, total_steps - 1)
+    initial = max_lr / div_factor
+    phases = [
+        (
+            float(pct_start * total_steps) - 1,
+            initial,
+            max_lr,
+            max_momentum,
+            base_momentum,
+        ),
+        (
+            float(total_steps - 1),
+            max_lr,
+            initial / final_div_factor,
+            base_momentum,
+            max_momentum,
+        ),
+    ]
+    start = 0.0
+    for i, (end, lr0, lr1, m0, m1) in enumerate(phases):
+        if step <= end or i == len(phases) - 1:
+            pct = (step - start) / (end - start)
+            cos = math.cos(math.pi * pct) + 1
+            return lr1 + (lr0 - lr1) / 2 * cos, m1 + (m0 - m1) / 2 * cos
+        start = end
 
-    sched = OneCycle(max_lr=0.1, total_steps=8)
-    momentum = sched.momentum_schedule()
-    previous = keras.mixed_precision.global_policy()
+
+@pytest.fixture
+def mixed_float16():
+    """The mixed_float16 global policy for one test; float32 again afterwards, whatever happens."""
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
-        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-        model.compile(optimizers.SGD(sched, momentum=momentum), "mse")
-        assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
-        recorder, _, model = fit(None, model=model)
+        yield
     finally:
-        keras.mixed_precision.set_global_policy(previous)
-    trace = recorder.trace
-    steps = np.arange(8)
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _mixed_fit(optimizer, n, epochs=1, callbacks_before=()):
+    """Fit a Dense(1) for ``epochs`` under the current policy; small data, so that no scaled
+    gradient overflows float16 and every batch is an update (the loss scale skips the update
+    of a batch whose gradient overflows, and keeps the iteration count where it was)."""
+    keras.utils.set_random_seed(0)
+    x = 0.1 * np.random.normal(size=(n, 3)).astype("float32")
+    y = 0.1 * np.random.normal(size=(n, 1)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer, "mse")
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    recorder, seen = ScheduleRecorder(), []
+
+    def before_batch(
+        batch, logs
+    ):  # what lrbook reads, through the wrapper, before each update
+        seen.append(
+            (
+                optimizers.current_momentum(model.optimizer),
+                training.current_learning_rate(model.optimizer),
+            )
+        )
+
+    def after_batch(
+        batch, logs
+    ):  # the momentum the update used (the inner optimizer's variable)
+        inner = model.optimizer.inner_optimizer
+        seen[-1] += (float(keras.ops.convert_to_numpy(inner.momentum)),)
+
+    spy = keras.callbacks.LambdaCallback(
+        on_train_batch_begin=before_batch, on_train_batch_end=after_batch
+    )
+    model.fit(
+        x,
+        y,
+        batch_size=BATCH,
+        epochs=epochs,
+        verbose=0,
+        shuffle=False,
+        callbacks=[*callbacks_before, recorder, spy],
+    )
+    assert (
+        int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        == n // BATCH * epochs
+    ), (
+        "a batch was skipped by the loss scale: the data must keep the scaled gradients finite"
+    )
+    return model, recorder.trace, np.asarray(seen, dtype=np.float64)
+
+
+def test_mixed_precision_one_cycle_reads_the_inner_optimizer(mixed_float16):
+    """Under mixed_float16, compile wraps the optimizer in a LossScaleOptimizer, which has a
+    learning rate of its own (0.0) and no momentum: every read goes to the inner optimizer."""
+    total = 10
+    sched = OneCycle(0.1, total)
+    model, trace, seen = _mixed_fit(
+        optimizers.SGD(sched, momentum=sched.momentum_schedule()), n=total * BATCH
+    )
+    ref = np.array([ref_one_cycle(s, total, 0.1) for s in range(total + 1)])
     assert trace.momentum_name == "momentum" and trace.momentum is not None
+    np.testing.assert_array_equal(trace.steps, np.arange(total))
+    np.testing.assert_allclose(trace.lr, ref[:total, 0], rtol=1e-6)
+    np.testing.assert_allclose(trace.momentum, ref[:total, 1], rtol=1e-6)
     np.testing.assert_allclose(
-        trace.lr, keras.ops.convert_to_numpy(sched(steps)), rtol=1e-6
-    )
+        seen[:, 0], ref[:total, 1], rtol=1e-6
+    )  # current_momentum
     np.testing.assert_allclose(
-        trace.momentum, keras.ops.convert_to_numpy(momentum(steps)), rtol=1e-6
+        seen[:, 1], ref[:total, 0], rtol=1e-6
+    )  # current_learning_rate
+    np.testing.assert_allclose(
+        seen[:, 2], ref[:total, 1], rtol=1e-6
+    )  # what each update used
+    # After training: the next update's values (the schedules hold their last value).
+    assert optimizers.current_momentum(model.optimizer) == pytest.approx(
+        ref[total, 1], rel=1e-6
     )
-    # The next update's values, read through the wrapper.
-    assert optimizers.current_momentum(model.optimizer) == float(
-        keras.ops.convert_to_numpy(momentum(8))
+    assert training.current_learning_rate(model.optimizer) == pytest.approx(
+        ref[total, 0], rel=1e-6
     )
-    assert np.isclose(
-        current_learning_rate(model.optimizer),
-        float(keras.ops.convert_to_numpy(sched(8))),
+    assert (
+        float(keras.ops.convert_to_numpy(model.optimizer._learning_rate)) == 0.0
+    )  # the wrapper's own
+
+
+def test_mixed_precision_float_rates_are_read_per_batch(mixed_float16):
+    """The per-batch path (a LearningRateScheduler, a float momentum) reads the inner optimizer too."""
+    scheduler = keras.callbacks.LearningRateScheduler(
+        lambda epoch, lr: 0.1 / (epoch + 1)
     )
+    _, trace, seen = _mixed_fit(
+        keras.optimizers.SGD(0.5, momentum=0.8),
+        n=N,
+        epochs=2,
+        callbacks_before=[scheduler],
+    )
+    np.testing.assert_array_equal(trace.steps, np.arange(8))
+    np.testing.assert_allclose(trace.lr, np.repeat([0.1, 0.05], 4), rtol=1e-6)
+    np.testing.assert_allclose(trace.momentum, 0.8, rtol=1e-6)
+    np.testing.assert_allclose(seen[:, 0], 0.8, rtol=1e-6)
+    np.testing.assert_allclose(seen[:, 1], np.repeat([0.1, 0.05], 4), rtol=1e-6)
