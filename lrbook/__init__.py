@@ -3,6 +3,17 @@
 The helper package of the book *lrbook*. Submodules are imported lazily so that
 ``import lrbook`` stays cheap and TensorFlow is only loaded (quietly, see
 :func:`lrbook.env.quiet_import_tensorflow`) when a Keras-facing module is used.
+
+Two submodules need an optional dependency, installed with an extra, and are
+imported explicitly (``from lrbook import search``, ``import lrbook.quantize``);
+without the extra their import raises an ``ImportError`` naming it:
+
+- :mod:`lrbook.search` needs keras-tuner: ``pip install 'lrbook[search]'``;
+- :mod:`lrbook.quantize` needs ai-edge-litert: ``pip install 'lrbook[quantize]'``.
+
+They are left out of ``__all__``, so ``from lrbook import *`` works with the
+declared dependencies alone. The ``book`` extra holds what builds and tests the
+book (papermill, Jupyter Book, nbval, pytest).
 """
 
 from __future__ import annotations
@@ -45,7 +56,39 @@ _EXPORTS = {
     "LRFinder": "lr_finder",
 }
 
-__all__ = sorted(_SUBMODULES | set(_EXPORTS) | {"__version__"})
+# Submodules that need an optional dependency (the extra of the same name): importable
+# one by one, left out of `from lrbook import *`.
+_EXTRAS = {"search": "keras-tuner", "quantize": "ai-edge-litert"}
+
+# Everything but the extras' modules (tests/test_extras.py checks it against the sets above).
+__all__ = [
+    "LRFinder",
+    "LRFinderResult",
+    "__version__",
+    "annealing",
+    "book",
+    "callbacks",
+    "data",
+    "distill",
+    "distributed",
+    "env",
+    "lr_finder",
+    "lr_range_test",
+    "models",
+    "notebook",
+    "optimizers",
+    "plotting",
+    "pruning",
+    "regularization",
+    "resolve_profile",
+    "schedules",
+    "set_seed",
+    "setup",
+    "stats",
+    "superconvergence",
+    "training",
+    "tuning",
+]
 
 
 def __getattr__(name: str):
@@ -58,4 +101,4 @@ def __getattr__(name: str):
 
 
 def __dir__():
-    return __all__
+    return sorted(set(__all__) | set(_EXTRAS))

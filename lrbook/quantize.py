@@ -13,6 +13,9 @@ Two routes for a trained Keras 3 model:
   output. Run it with the LiteRT interpreter (``ai_edge_litert``; the old
   ``tf.lite.Interpreter`` is deprecated) through :class:`TFLiteModel`.
 
+Needs ai-edge-litert, the ``quantize`` extra (``pip install 'lrbook[quantize]'``);
+without it, ``import lrbook.quantize`` raises an ``ImportError`` that says so.
+
 Used in: the distillation and compression chapter.
 """
 
@@ -32,14 +35,23 @@ import numpy as np
 from lrbook.env import quiet_import_tensorflow
 
 quiet_import_tensorflow()
-import keras  # noqa: E402,F401  (TensorFlow imported quietly first)
+import keras  # noqa: F401  (TensorFlow imported quietly first)
+
+try:
+    from ai_edge_litert.interpreter import Interpreter
+except ImportError as error:  # an optional dependency: the `quantize` extra
+    raise ImportError(
+        "lrbook.quantize needs ai-edge-litert (the LiteRT interpreter), which lrbook "
+        "installs only with its `quantize` extra: pip install 'lrbook[quantize]' "
+        f"(or pip install ai-edge-litert). The import failed with: {error}"
+    ) from error
 
 __all__ = [
-    "to_tflite",
     "TFLiteModel",
-    "weights_file_bytes",
     "gzipped_bytes",
     "median_latency_s",
+    "to_tflite",
+    "weights_file_bytes",
 ]
 
 
@@ -103,9 +115,8 @@ def to_tflite(model, representative_inputs=None, *, num_calibration=200):
         warnings.simplefilter("ignore")
         try:
             return configure(tf.lite.TFLiteConverter.from_keras_model(model))
-        except (
-            Exception
-        ):  # pragma: no cover - the route for models from_keras_model cannot trace
+        # Any failure: the route for models from_keras_model cannot trace.
+        except Exception:  # noqa: BLE001  # pragma: no cover
             with tempfile.TemporaryDirectory() as tmp:
                 model.export(os.path.join(tmp, "saved_model"), verbose=False)
                 return configure(
@@ -136,8 +147,6 @@ class TFLiteModel:
             raise ValueError(
                 f"Argument `flatbuffer` must be non-empty bytes. Received: {type(flatbuffer).__name__}"
             )
-        from ai_edge_litert.interpreter import Interpreter
-
         self.flatbuffer = bytes(flatbuffer)
         self.interpreter = Interpreter(
             model_content=self.flatbuffer, num_threads=num_threads

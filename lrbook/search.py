@@ -18,6 +18,9 @@ epoch any method trains is counted. This module holds exactly that:
   spent in ``fit``, shared by all the trials of a search; :func:`best_so_far`
   reads the best validation accuracy found within a budget from it.
 
+Needs keras-tuner, the ``search`` extra (``pip install 'lrbook[search]'``); without it,
+``import lrbook.search`` raises an ``ImportError`` that says so.
+
 Used in: the hyperparameter-search chapter.
 """
 
@@ -33,19 +36,27 @@ import numpy as np
 from lrbook.env import quiet_import_tensorflow
 
 quiet_import_tensorflow()
-import keras  # noqa: E402
-import keras_tuner  # noqa: E402
+import keras
+
+try:
+    import keras_tuner
+except ImportError as error:  # an optional dependency: the `search` extra
+    raise ImportError(
+        "lrbook.search needs keras-tuner, which lrbook installs only with its `search` "
+        "extra: pip install 'lrbook[search]' (or pip install keras-tuner). "
+        f"The import failed with: {error}"
+    ) from error
 
 __all__ = [
-    "Param",
-    "SearchSpace",
     "DEFAULT_SPACE",
-    "build_model",
+    "BudgetLedger",
+    "Param",
     "SearchHyperModel",
+    "SearchSpace",
+    "best_so_far",
+    "build_model",
     "grid_counts",
     "hyperband_budget",
-    "BudgetLedger",
-    "best_so_far",
 ]
 
 

@@ -166,3 +166,23 @@ def test_every_install_line_names_the_current_release():
         assert all(line == f"lrbook @ {tag}" for line in lines), (
             f"{path.name}: {lines} (want v{VERSION})"
         )
+
+
+def test_extras_are_declared_with_floors_the_pins_satisfy():
+    """lrbook.search and lrbook.quantize need an extra (their ImportError names it):
+    each is declared with a '>=' floor, and requirements.txt (what the book's tests run)
+    pins a version at or above it."""
+    from packaging.version import Version
+
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert {"search", "quantize", "book"} <= set(extras), sorted(extras)
+    pinned = pins("requirements.txt")
+    for extra, package in (("search", "keras-tuner"), ("quantize", "ai-edge-litert")):
+        deps = [d.replace(" ", "") for d in extras[extra]]
+        m = re.fullmatch(rf"{package}>=([^,;\s]+)", deps[0]) if len(deps) == 1 else None
+        assert m, (
+            f"pyproject.toml: extra {extra!r} should be ['{package}>=FLOOR'], is {extras[extra]}"
+        )
+        assert package in pinned and Version(pinned[package]) >= Version(m[1]), (
+            f"requirements.txt pins {package}=={pinned.get(package)}, below the floor {m[1]}"
+        )

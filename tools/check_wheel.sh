@@ -4,7 +4,8 @@
 # with its declared dependencies (plus the tensorflow-cpu that requirements.txt pins: the
 # package needs a TensorFlow but pins none) into a fresh virtual environment, and, from
 # a folder where the checkout is not importable, import every module that needs only
-# the declared dependencies and run a short smoke test.
+# the declared dependencies, check that lrbook.search and lrbook.quantize (extras not
+# installed here) fail with an ImportError naming their extra, and run a short smoke test.
 #
 #   tools/check_wheel.sh          PYTHON picks the interpreter (default python3);
 #                                 KEEP_TMP=1 keeps the temp folder (dist/, venv/).
@@ -51,6 +52,18 @@ MODULES = ["schedules", "annealing", "optimizers", "callbacks", "lr_finder", "tr
 for name in MODULES:
     importlib.import_module(f"lrbook.{name}")
 print("imported lrbook and", ", ".join(f"lrbook.{m}" for m in MODULES))
+
+# The optional parts: without their extra, an ImportError that names it; `import *` works.
+for name in ("search", "quantize"):
+    try:
+        importlib.import_module(f"lrbook.{name}")
+    except ImportError as error:
+        assert f"pip install 'lrbook[{name}]'" in str(error), error
+        print(f"lrbook.{name} without its extra: ImportError naming lrbook[{name}]")
+    else:
+        raise AssertionError(f"lrbook.{name} imported, but its extra is not installed here")
+exec("from lrbook import *", {})
+print("from lrbook import * works with the declared dependencies alone")
 
 import keras
 import numpy as np
