@@ -18,9 +18,9 @@ from lrbook.optimizers import current_momentum, momentum_name, unwrap
 from lrbook.schedules import evaluate
 
 quiet_import_tensorflow()
-import keras  # noqa: E402
+import keras
 
-__all__ = ["ScheduleTrace", "ScheduleRecorder"]
+__all__ = ["ScheduleRecorder", "ScheduleTrace"]
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
 
@@ -39,9 +39,16 @@ class ScheduleTrace:
         momentum_name: ``"momentum"``, ``"beta_1"`` or ``None``.
 
     Example:
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        >>> model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "mse")
         >>> recorder = ScheduleRecorder()
-        >>> model.fit(x, y, epochs=3, callbacks=[recorder])   # doctest: +SKIP
-        >>> recorder.trace.to_frame().plot(x="steps", y="lr")  # doctest: +SKIP
+        >>> _ = model.fit(np.zeros((16, 3)), np.zeros(16), batch_size=8, epochs=3, verbose=0,
+        ...               callbacks=[recorder])
+        >>> recorder.trace.to_frame().tail(2)
+           step  epoch   lr  momentum
+        4     4      2  0.1       0.9
+        5     5      2  0.1       0.9
+        >>> ax = recorder.trace.to_frame().plot(x="step", y="lr")
     """
 
     steps: np.ndarray

@@ -39,23 +39,23 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "configure_cpu_devices",
-    "replica_gradients",
-    "free_ports",
-    "tf_config",
-    "loopback_cluster",
+    "STARTED_PIDS",
     "WorkerError",
     "WorkerResult",
-    "STARTED_PIDS",
-    "run_cluster",
+    "configure_cpu_devices",
+    "delayed_gd",
+    "delayed_gd_threshold",
+    "free_ports",
+    "linear_scaling",
+    "loopback_cluster",
+    "mnist1d_worker",
     "probe_worker",
     "ps_worker",
-    "mnist1d_worker",
-    "weights_digest",
-    "linear_scaling",
-    "delayed_gd_threshold",
-    "delayed_gd",
+    "replica_gradients",
+    "run_cluster",
+    "tf_config",
     "train_delayed_sgd",
+    "weights_digest",
 ]
 
 
@@ -85,7 +85,11 @@ def configure_cpu_devices(n: int) -> list:
         RuntimeError: the runtime already started with a different number of devices.
 
     Example:
-        >>> configure_cpu_devices(4)          # first thing in the notebook
+        Not run as a doctest: it splits the CPU of the whole process, and only
+        before TensorFlow's runtime starts (tests/test_distributed.py runs it in
+        a fresh interpreter).
+
+        >>> configure_cpu_devices(4)          # first thing in the notebook  # doctest: +SKIP
         ['/device:CPU:0', '/device:CPU:1', '/device:CPU:2', '/device:CPU:3']
         >>> strategy = tf.distribute.MirroredStrategy(configure_cpu_devices(4))  # doctest: +SKIP
     """
@@ -139,9 +143,15 @@ def replica_gradients(strategy, model, x, y, loss_fn=None) -> list:
         One array per trainable variable.
 
     Example:
+        >>> import tensorflow as tf
+        >>> from lrbook import models
+        >>> strategy = tf.distribute.MirroredStrategy(["/cpu:0"])  # the chapter: configure_cpu_devices(4)
         >>> with strategy.scope():
-        ...     model = models.cnn1d()
-        >>> grads = replica_gradients(strategy, model, x[:64], y[:64])  # doctest: +SKIP
+        ...     model = models.cnn1d(filters=(8,))
+        >>> x = np.random.default_rng(0).normal(size=(64, 40, 1)).astype("float32")
+        >>> grads = replica_gradients(strategy, model, x, np.arange(64) % 10)
+        >>> [g.shape for g in grads] == [tuple(v.shape) for v in model.trainable_variables]
+        True
     """
     from lrbook.env import quiet_import_tensorflow
 
@@ -508,8 +518,12 @@ def weights_digest(model) -> str:
     """A SHA-256 of a model's weights (bytes): equal digests mean bit-identical weights.
 
     Example:
-        >>> weights_digest(models.cnn1d()) == weights_digest(models.cnn1d())   # doctest: +SKIP
+        >>> from lrbook import models
+        >>> weights_digest(models.cnn1d()) == weights_digest(models.cnn1d())   # two initializations
         False
+        >>> keras.utils.set_random_seed(0); first = weights_digest(models.cnn1d())
+        >>> keras.utils.set_random_seed(0); weights_digest(models.cnn1d()) == first
+        True
     """
     h = hashlib.sha256()
     for w in model.get_weights():
@@ -687,9 +701,8 @@ def ps_worker(
     def train_step(it):
         def replica_step(x, y):
             start = counter.read_value()
-            with tf.control_dependencies([start]):
-                with tf.GradientTape() as tape:
-                    loss = loss_fn(y, model(x, training=True))
+            with tf.control_dependencies([start]), tf.GradientTape() as tape:
+                loss = loss_fn(y, model(x, training=True))
             grads = tape.gradient(loss, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             with tf.control_dependencies([optimizer.iterations]):
@@ -784,7 +797,7 @@ def delayed_gd(
         The iterates ``x[0..steps]``.
 
     Example:
-        >>> abs(delayed_gd(1.0, 0.9, delay=1, steps=200)[-1]) < 1e-3   # below the bound 1.0
+        >>> bool(abs(delayed_gd(1.0, 0.9, delay=1, steps=200)[-1]) < 1e-3)   # below the bound 1.0
         True
     """
     _check("curvature", curvature, curvature > 0, "> 0")
@@ -842,8 +855,12 @@ def train_delayed_sgd(
         ``{"loss": [per-step training loss at the stale weights], "diverged": bool}``.
 
     Example:
-        >>> model = models.mlp((40, 1))
-        >>> out = train_delayed_sgd(model, x, y, learning_rate=0.05, delay=4)  # doctest: +SKIP
+        >>> from lrbook import models
+        >>> x = np.random.default_rng(0).normal(size=(256, 40, 1)).astype("float32")
+        >>> y = np.arange(256) % 10
+        >>> out = train_delayed_sgd(models.mlp((40, 1)), x, y, learning_rate=0.05, delay=4)
+        >>> len(out["loss"]), out["diverged"]    # 256 / 64 = 4 steps
+        (4, False)
     """
     from lrbook.env import quiet_import_tensorflow
 

@@ -13,13 +13,13 @@ import sys
 
 __all__ = [
     "PROFILES",
-    "resolve_profile",
-    "quiet_import_tensorflow",
     "device_name",
-    "versions",
     "in_colab",
     "mixed_precision_requested",
+    "quiet_import_tensorflow",
+    "resolve_profile",
     "setup",
+    "versions",
 ]
 
 #: Environment variable that turns on mixed precision (``mixed_float16``) in :func:`setup`.
@@ -116,6 +116,8 @@ def device_name() -> str:
     """A short description of the accelerator TensorFlow sees, or the CPU.
 
     Example:
+        Not run as a doctest (the answer is the machine's):
+
         >>> device_name()  # doctest: +SKIP
         'CPU (2 cores, x86_64)'
     """
@@ -136,8 +138,10 @@ def versions() -> dict:
     """Versions of Python, TensorFlow, Keras, NumPy and lrbook.
 
     Example:
-        >>> versions()["keras"]  # doctest: +SKIP
-        '3.15.1'
+        >>> sorted(versions())
+        ['keras', 'lrbook', 'numpy', 'python', 'tensorflow']
+        >>> versions()["keras"] == keras.__version__
+        True
     """
     tf = quiet_import_tensorflow()
     import keras
@@ -158,7 +162,7 @@ def in_colab() -> bool:
     """True inside Google Colab.
 
     Example:
-        >>> in_colab()  # doctest: +SKIP
+        >>> in_colab()   # anywhere but Colab
         False
     """
     return "google.colab" in sys.modules
@@ -214,14 +218,16 @@ def setup(
         A dict with ``profile``, ``device``, ``precision`` and the :func:`versions`.
 
     Example:
-        >>> info = setup(profile)  # a chapter's setup cell
-        profile=full | device=CPU (2 cores, x86_64) | precision=float32 | python 3.11.7 tensorflow 2.21.0 ...
+        >>> info = setup("quick", mixed_precision=False)  # a chapter's setup cell
+        profile=quick | device=... | precision=float32 | python ... keras ...
+        >>> info["profile"], info["precision"]
+        ('quick', 'float32')
     """
     profile = resolve_profile(profile)
     quiet_import_tensorflow()
-    from lrbook.training import set_seed
-
     import keras
+
+    from lrbook.training import set_seed
 
     set_seed(seed)
     policy = (

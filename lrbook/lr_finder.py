@@ -330,8 +330,10 @@ def slide(
         ValueError: with ``lr_diff + 1`` points or fewer.
 
     Example:
-        >>> result = lr_range_test(model, x, y, batch_size=64)   # doctest: +SKIP
-        >>> slide(result.lrs, result.smoothed_losses)           # doctest: +SKIP
+        >>> # g = -1, -1, -1, -0.5, 0, 0; windows (3, 5), (2, 4), (1, 3) differ by more
+        >>> # than 0.1, (0, 2) does not: the last one that did starts at index 1
+        >>> slide([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [5.0, 4.0, 3.0, 2.0, 2.0, 2.0], lr_diff=2, thresh=0.1)
+        2.0
     """
     if int(lr_diff) < 1:
         raise ValueError(
@@ -445,9 +447,17 @@ class LRFinderResult:
         mode, smoothing, loss_source: the settings of the test.
 
     Example:
-        >>> result = lr_range_test(model, x, y, batch_size=64)   # doctest: +SKIP
-        >>> result.suggestion("valley"), result.suggestions()    # doctest: +SKIP
-        >>> result.plot()                                        # doctest: +SKIP
+        >>> from lrbook import models
+        >>> x = np.random.default_rng(0).normal(size=(256, 40, 1)).astype("float32")
+        >>> y = np.arange(256) % 10
+        >>> model = models.compile_classifier(models.mlp((40, 1), hidden=(32,)), keras.optimizers.SGD())
+        >>> result = lr_range_test(model, x, y, batch_size=32, num_steps=60)
+        >>> result
+        LRFinderResult(... of 60 steps, lr 1e-07..., mode='exponential', stopped_early=..., loss_source='batch')
+        >>> lr = result.suggestion("valley")
+        >>> sorted(result.suggestions())
+        ['gradient', 'minimum', 'slide', 'steep', 'valley']
+        >>> ax = result.plot()
     """
 
     lrs: np.ndarray
@@ -1191,8 +1201,10 @@ def lr_range_test(
         >>> model = models.compile_classifier(models.cnn1d(), keras.optimizers.SGD(momentum=0.9))
         >>> result = lr_range_test(model, ds.x_train, ds.y_train, batch_size=32)
         >>> lr = result.suggestion("valley")
-        >>> model.optimizer.learning_rate.assign(lr)  # the model is as it was: train it
-        >>> history = model.fit(ds.x_train, ds.y_train, batch_size=32, epochs=5, verbose=0)
+        >>> _ = model.optimizer.learning_rate.assign(lr)  # the model is as it was: train it
+        >>> history = model.fit(ds.x_train, ds.y_train, batch_size=32, epochs=1, verbose=0)
+        >>> bool(result.lrs[0] <= lr <= result.lrs[-1]), len(history.history["loss"])
+        (True, 1)
     """
     _check_sweep_args(
         start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source
@@ -1316,9 +1328,15 @@ class LRFinder(keras.callbacks.Callback):
         restore_weights: put the model and optimizer back at the end of training.
 
     Example:
-        >>> finder = LRFinder(num_steps=100)
-        >>> model.fit(x, y, batch_size=32, epochs=2, callbacks=[finder], verbose=0)
-        >>> finder.result.suggestion("valley")
+        >>> from lrbook import models
+        >>> x = np.random.default_rng(0).normal(size=(256, 40, 1)).astype("float32")
+        >>> y = np.arange(256) % 10
+        >>> model = models.compile_classifier(models.mlp((40, 1), hidden=(32,)), keras.optimizers.SGD())
+        >>> finder = LRFinder(num_steps=16)   # 8 batches an epoch: two epochs cover them
+        >>> _ = model.fit(x, y, batch_size=32, epochs=2, callbacks=[finder], verbose=0)
+        >>> finder.result.num_steps, len(finder.result.lrs) <= 16
+        (16, True)
+        >>> lr = finder.result.suggestion("valley")
     """
 
     def __init__(

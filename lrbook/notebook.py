@@ -16,9 +16,9 @@ __all__ = [
     "HEADLINES_NAME",
     "Text",
     "glue",
+    "glue_headlines",
     "glue_summary",
     "headline",
-    "glue_headlines",
     "read_glued",
 ]
 
@@ -98,9 +98,10 @@ def glue_summary(prefix: str, summary, *, digits: int = 3, scale: float = 1.0):
     ``scale`` multiplies mean and std (``100`` for percentages).
 
     Example:
+        >>> from lrbook.stats import summarize
         >>> _ = glue_summary("acc", summarize([0.90, 0.92]), scale=100, digits=1)
-        >>> GLUED["acc"], GLUED["acc_n"]
-        ('91.0 ± 1.4', 2)
+        >>> GLUED["acc"], GLUED["acc_n"]   # a Text shows without quotes, as the glued prose will
+        (91.0 ± 1.4, 2)
     """
     mean, std = summary.mean * scale, summary.std * scale
     glue(prefix, f"{mean:.{digits}f} ± {std:.{digits}f}")
@@ -120,7 +121,11 @@ def headline(label: str, value: str, *, n: int | None = None, note: str = "") ->
         note: the setting, e.g. ``"MNIST-1D, cnn1d, 15 epochs"``.
 
     Example:
+        >>> from lrbook.stats import summarize
+        >>> s = summarize([0.912, 0.905, 0.918])   # the test accuracies of the best arm's seeds
         >>> headline("Best optimizer (test accuracy)", f"Adam: {s.mean:.3f} ± {s.std:.3f}", n=s.n)
+        >>> HEADLINES[-1]["value"], HEADLINES[-1]["n"]
+        ('Adam: 0.912 ± 0.007', 3)
     """
     if not label:
         raise ValueError(

@@ -46,8 +46,17 @@ def plot_curves(
         The Axes.
 
     Example:
-        >>> ax = plot_curves(df, "test_accuracy")                  # df from run_experiment
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({   # as lrbook.training.run_experiment returns it
+        ...     "arm": ["sgd"] * 4 + ["adam"] * 4, "seed": [0, 0, 1, 1] * 2, "epoch": [1, 2] * 4,
+        ...     "time": [1.0, 2.0, 1.1, 2.1] * 2, "loss": [1.0, 0.5, 1.1, 0.6, 0.9, 0.4, 0.8, 0.5],
+        ...     "test_accuracy": [0.60, 0.80, 0.62, 0.79, 0.70, 0.85, 0.68, 0.86]})
+        >>> ax = plot_curves(df, "test_accuracy")
+        >>> ax.get_xlabel(), ax.get_ylabel(), [line.get_label() for line in ax.get_lines()]
+        ('epoch', 'test accuracy', ['sgd', 'adam'])
         >>> ax = plot_curves(df, "loss", x="time", logy=True)      # against wall time
+        >>> ax.get_xlabel(), ax.get_yscale()
+        ('training time (s)', 'log')
     """
     if metric not in df:
         raise ValueError(
@@ -94,7 +103,14 @@ def plot_summary_bars(table, *, ax=None, ylabel: str = "", sort: bool = False):
     """Bars of ``mean`` with ``std`` error bars, one per row of a :func:`lrbook.training.compare` table.
 
     Example:
+        >>> import pandas as pd
+        >>> from lrbook.training import compare
+        >>> df = pd.DataFrame({   # as lrbook.training.run_experiment returns it
+        ...     "arm": ["sgd"] * 2 + ["adam"] * 2, "seed": [0, 1] * 2, "epoch": 1, "time": 1.0,
+        ...     "test_accuracy": [0.80, 0.79, 0.85, 0.86]})
         >>> ax = plot_summary_bars(compare(df, "test_accuracy"), ylabel="test accuracy")
+        >>> [label.get_text() for label in ax.get_xticklabels()], len(ax.patches)
+        (['sgd', 'adam'], 2)
     """
     ax = _axes(ax)
     t = table.sort_values("mean") if sort else table

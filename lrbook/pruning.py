@@ -26,14 +26,14 @@ import numpy as np
 from lrbook.env import quiet_import_tensorflow
 
 quiet_import_tensorflow()
-import keras  # noqa: E402
+import keras
 
 __all__ = [
-    "polynomial_sparsity",
+    "MagnitudePruning",
     "magnitude_mask",
+    "polynomial_sparsity",
     "prunable_kernels",
     "sparsity",
-    "MagnitudePruning",
 ]
 
 
@@ -122,7 +122,7 @@ def magnitude_mask(weights, sparsity):
     """
     _check_fraction("sparsity", sparsity)
     w = np.asarray(weights)
-    k = int(round(sparsity * w.size))
+    k = int(round(sparsity * w.size))  # noqa: RUF046  (round of a NumPy float)
     mask = np.ones(w.size, dtype="float32")
     if k:
         mask[np.argsort(np.abs(w).reshape(-1), kind="stable")[:k]] = 0.0
@@ -143,6 +143,7 @@ def prunable_kernels(model):
     A frozen sub-model (a distiller's teacher, ``trainable = False``) is skipped.
 
     Example:
+        >>> from lrbook import models
         >>> [tuple(v.shape) for v in prunable_kernels(models.cnn1d(filters=(8,)))]
         [(5, 1, 8), (160, 10)]
     """
@@ -191,10 +192,13 @@ class MagnitudePruning(keras.callbacks.Callback):
     pruned weight is wasted (the mask zeroes the weight again after each step).
 
     Example:
-        >>> model = models.compile_classifier(models.cnn1d(), "adam")
-        >>> prune = MagnitudePruning(target_sparsity=0.75, end_step=200, frequency=20)
-        >>> model.fit(x, y, epochs=3, callbacks=[prune])   # doctest: +SKIP
-        >>> sparsity(model)                                  # doctest: +SKIP
+        >>> from lrbook import models
+        >>> x = np.random.default_rng(0).normal(size=(64, 40, 1)).astype("float32")
+        >>> y = np.arange(64) % 10
+        >>> model = models.compile_classifier(models.cnn1d(filters=(8, 8)), "adam")
+        >>> prune = MagnitudePruning(target_sparsity=0.75, end_step=6, frequency=2)
+        >>> _ = model.fit(x, y, batch_size=16, epochs=2, callbacks=[prune], verbose=0)  # 8 steps
+        >>> round(float(sparsity(model)), 2)
         0.75
 
     Args:

@@ -78,9 +78,12 @@ def to_tflite(model, representative_inputs=None, *, num_calibration=200):
         ValueError: ``num_calibration < 1``.
 
     Example:
-        >>> flat = to_tflite(model, x_train)                 # int8  # doctest: +SKIP
-        >>> TFLiteModel(flat).predict(x_test).shape          # doctest: +SKIP
-        (1000, 10)
+        >>> from lrbook import models
+        >>> x = np.random.default_rng(0).normal(size=(64, 40, 1)).astype("float32")
+        >>> model = models.cnn1d(filters=(8,))               # a trained model in practice
+        >>> flat = to_tflite(model, x, num_calibration=32)   # int8
+        >>> TFLiteModel(flat).predict(x[:5]).shape, len(to_tflite(model)) > len(flat)   # float32 is larger
+        ((5, 10), True)
     """
     if not isinstance(num_calibration, (int, np.integer)) or num_calibration < 1:
         raise ValueError(
@@ -134,8 +137,13 @@ class TFLiteModel:
     returns float32 like the Keras model it came from.
 
     Example:
-        >>> tfl = TFLiteModel(to_tflite(model, x_train))    # doctest: +SKIP
-        >>> acc = (tfl.predict(x_test).argmax(-1) == y_test).mean()  # doctest: +SKIP
+        >>> from lrbook import models
+        >>> x = np.random.default_rng(0).normal(size=(64, 40, 1)).astype("float32")
+        >>> y = np.arange(64) % 10
+        >>> tfl = TFLiteModel(to_tflite(models.cnn1d(filters=(8,)), x))
+        >>> tfl.input_dtype, tfl.predict(x).dtype
+        (dtype('int8'), dtype('float32'))
+        >>> acc = (tfl.predict(x).argmax(-1) == y).mean()    # accuracy of the int8 model
 
     Args:
         flatbuffer: the ``bytes`` of a ``.tflite`` model.
@@ -196,6 +204,7 @@ def weights_file_bytes(model) -> int:
     """Size on disk of ``model.save_weights(...)`` (the ``.weights.h5`` file: weights only, no optimizer).
 
     Example:
+        >>> from lrbook import models
         >>> weights_file_bytes(models.cnn1d()) > 4 * models.cnn1d().count_params()
         True
     """

@@ -19,11 +19,11 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "dropout_forward",
     "batch_norm_forward",
+    "dropout_forward",
     "early_stopping_epoch",
-    "near_zero_fraction",
     "layer_statistics",
+    "near_zero_fraction",
 ]
 
 _SCALINGS = ("inverted", "inference")
@@ -342,9 +342,13 @@ def layer_statistics(model, x, y, *, loss=None):
         ``layer``, ``act_mean``, ``act_std``, ``act_zero`` and ``grad_std``.
 
     Example:
+        >>> from lrbook import models
         >>> model = models.mlp((40, 1), hidden=(64,) * 6, activation="tanh")
-        >>> stats = layer_statistics(model, x[:256], y[:256])
-        >>> stats[["act_std", "grad_std"]]                        # doctest: +SKIP
+        >>> x = np.random.default_rng(0).normal(size=(256, 40, 1)).astype("float32")
+        >>> y = np.arange(256) % 10
+        >>> stats = layer_statistics(model, x, y)
+        >>> len(stats), list(stats.columns)
+        (7, ['layer', 'act_mean', 'act_std', 'act_zero', 'grad_std'])
 
     Used in: the regularization chapter (Glorot against He initialization).
     """

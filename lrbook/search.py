@@ -350,11 +350,16 @@ class SearchHyperModel(keras_tuner.HyperModel):
     model for the trial's point and ``fit`` trains it with the point's batch size.
 
     Example:
+        >>> import tempfile
+        >>> x = np.random.default_rng(0).normal(size=(128, 40, 1)).astype("float32")
+        >>> y = np.arange(128) % 10
+        >>> ledger = BudgetLedger()
         >>> tuner = keras_tuner.RandomSearch(
-        ...     SearchHyperModel(DEFAULT_SPACE, ds.input_shape), objective="val_accuracy",
-        ...     max_trials=8, seed=0, directory=tempfile.mkdtemp(), project_name="random")
-        >>> tuner.search(ds.x_train, ds.y_train, epochs=5, validation_data=ds.validation_data,
-        ...              callbacks=[BudgetLedger()], verbose=0)           # doctest: +SKIP
+        ...     SearchHyperModel(DEFAULT_SPACE, (40, 1)), objective="val_accuracy",
+        ...     max_trials=2, seed=0, directory=tempfile.mkdtemp(), project_name="random")
+        >>> tuner.search(x, y, epochs=1, validation_data=(x, y), callbacks=[ledger], verbose=0)
+        >>> ledger.trials, ledger.epochs     # the chapter: the MNIST-1D split, more trials and epochs
+        (2, 2)
 
     Args:
         space: the :class:`SearchSpace`.

@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from lrbook.stats import summarize
 
-__all__ = ["TuningResult", "tune", "check_equal_effort"]
+__all__ = ["TuningResult", "check_equal_effort", "tune"]
 
 _MODES = ("auto", "max", "min")
 
@@ -56,8 +56,11 @@ class TuningResult:
             column is the grid point's label.
 
     Example:
-        >>> result = tune(build, constant_arm, [0.01, 0.1], ds, seeds=[0, 1], epochs=5)  # doctest: +SKIP
-        >>> result.best, result.effort                                                 # doctest: +SKIP
+        >>> import pandas as pd
+        >>> table = pd.DataFrame({"mean": [0.81, 0.86], "rank": [2, 1]}, index=[0.01, 0.1])
+        >>> result = TuningResult(best=0.1, table=table, metric="val_accuracy", mode="max",
+        ...                       seeds=[0, 1], runs=None)   # what tune returns
+        >>> result.best, result.effort    # 2 grid points x 2 seeds
         (0.1, 4)
     """
 
@@ -201,10 +204,13 @@ def tune(
 
     Example:
         >>> from lrbook import data, models, superconvergence as sc
-        >>> ds = data.load("mnist1d", validation_split=0.2)
-        >>> result = tune(lambda: models.cnn1d(), sc.constant_arm, [0.01, 0.1], ds,
-        ...               seeds=[0, 1], epochs=5)             # doctest: +SKIP
-        >>> result.table[["mean", "std", "n", "rank"]]        # doctest: +SKIP
+        >>> ds = data.load("mnist1d", n_train=160, validation_split=0.2)   # the chapters: 4000
+        >>> result = tune(lambda: models.cnn1d(filters=(8,)), sc.constant_arm, [0.01, 0.1], ds,
+        ...               seeds=[0, 1], epochs=1, progress=False)
+        >>> result.best in (0.01, 0.1), result.metric, result.effort
+        (True, 'val_accuracy', 4)
+        >>> list(result.table[["mean", "std", "n", "rank"]].columns)
+        ['mean', 'std', 'n', 'rank']
     """
     import pandas as pd
 
@@ -221,7 +227,7 @@ def tune(
     for setting, label in zip(settings, labels):
         arm = make_arm(**setting) if names is not None else make_arm(setting)
         if not isinstance(arm, Arm):
-            raise ValueError(
+            raise ValueError(  # noqa: TRY004  (Keras raises ValueError for bad arguments)
                 f"Argument `make_arm` must return an lrbook.training.Arm. Received: {arm!r} for {label}"
             )
         arm.epochs = epochs
@@ -284,7 +290,12 @@ def check_equal_effort(
             lists each arm's grid points × seeds).
 
     Example:
-        >>> check_equal_effort({"one-cycle": oc, "constant": const})   # doctest: +SKIP
+        >>> import pandas as pd
+        >>> def result(grid, seeds):   # stands in for tune's results
+        ...     return TuningResult(best=grid[0], table=pd.DataFrame(index=grid), metric="val_accuracy",
+        ...                         mode="max", seeds=seeds, runs=None)
+        >>> oc, const = result([0.5, 1.0, 2.0], [0, 1, 2, 3]), result([0.01, 0.03, 0.1, 0.3], [0, 1, 2])
+        >>> check_equal_effort({"one-cycle": oc, "constant": const})   # 3 x 4 = 4 x 3
         12
     """
     exempt = dict(exempt or {})

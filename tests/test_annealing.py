@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 
 from lrbook import annealing
-
 
 # ----------------------------------------------------------------------------- references
 
@@ -66,11 +64,6 @@ def test_no_tensorflow_import():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == ["False", "False"]
-
-
-def test_doctests():
-    result = doctest.testmod(annealing, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 8 and result.failed == 0
 
 
 @pytest.mark.parametrize("strategy,ref", [("cos", ref_cos), ("linear", ref_linear)])

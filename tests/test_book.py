@@ -173,7 +173,7 @@ def test_a_failed_notebook_is_never_cached(tmp_path):
 
 def test_input_hash_covers_cells_tags_sources_packages_parameters_and_device(tmp_path):
     nb = make_notebook(tmp_path / "a.ipynb", "print(1)")
-    base = dict(packages=["keras==3.15.1"], sources=[["lrbook/a.py", "0"]])
+    base = {"packages": ["keras==3.15.1"], "sources": [["lrbook/a.py", "0"]]}
     ref = book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, **base)
     assert ref == book.input_hash(nb, {"profile": "quick"}, {"device": "CPU"}, **base)
     variants = [
@@ -244,13 +244,6 @@ def test_command_line_flags(monkeypatch):
     ]
     with pytest.raises(SystemExit):
         book.main(["build", "--keep-going", "--fail-fast"])
-
-
-def test_doctests():
-    import doctest
-
-    result = doctest.testmod(book, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 4 and result.failed == 0
 
 
 def test_results_page_states_render_date_and_each_chapters_run(tmp_path):

@@ -9,7 +9,6 @@ step the momentum is read at.
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import numpy as np
@@ -18,10 +17,10 @@ import pytest
 from lrbook.env import quiet_import_tensorflow
 
 quiet_import_tensorflow()
-import keras  # noqa: E402
+import keras
 
-from lrbook import optimizers  # noqa: E402
-from lrbook.schedules import OneCycle  # noqa: E402
+from lrbook import optimizers
+from lrbook.schedules import OneCycle
 
 N, BATCH, EPOCHS = 48, 8, 2
 STEPS = N // BATCH * EPOCHS
@@ -293,12 +292,3 @@ def test_momentum_name_and_current_momentum():
 def test_value_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
-
-
-def test_doctests():
-    result = doctest.testmod(
-        optimizers,
-        extraglobs={"np": np, "keras": keras},
-        optionflags=doctest.NORMALIZE_WHITESPACE,
-    )
-    assert result.attempted >= 10 and result.failed == 0

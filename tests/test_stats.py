@@ -270,12 +270,3 @@ def test_format_p():
     assert format_p(0.0423) == "p = 0.042"
     assert format_p(0.0004) == "p < 0.001"
     assert format_p(float("nan")) == "p = nan"
-
-
-def test_doctests():
-    import doctest
-
-    from lrbook import stats
-
-    result = doctest.testmod(stats, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 10 and result.failed == 0

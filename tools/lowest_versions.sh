@@ -19,7 +19,7 @@ TESTS=(tests/test_annealing.py tests/test_schedules.py tests/test_optimizers.py
        tests/test_callbacks.py tests/test_lr_finder.py tests/test_training.py
        tests/test_stats.py tests/test_data.py tests/test_models.py tests/test_distill.py
        tests/test_env.py tests/test_regularization.py tests/test_pruning.py
-       tests/test_superconvergence.py tests/test_tuning.py)
+       tests/test_superconvergence.py tests/test_tuning.py tests/test_doctests.py)
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/lrbook-pins.XXXXXX")
 if [ "${KEEP_VENV:-0}" = 1 ]; then echo "[pins] keeping $TMP"; else trap 'rm -rf "$TMP"' EXIT; fi
