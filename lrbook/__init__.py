@@ -1,6 +1,24 @@
 """lrbook: learning-rate schedules, an LR range test and training helpers for Keras 3.
 
-The helper package of the book *lrbook*. Submodules are imported lazily so that
+The helper package of the book *lrbook*. What Keras 3 lacks, at the top level:
+
+- one-cycle (:class:`~lrbook.schedules.OneCycle`, with its momentum
+  :class:`~lrbook.schedules.OneCycleMomentum`) and the cyclical family
+  (:class:`~lrbook.schedules.CyclicalLearningRate`, its ``Triangular``,
+  ``Triangular2`` and ``Exponential`` variants), :class:`~lrbook.schedules.Warmup`
+  around any schedule and :class:`~lrbook.schedules.RampUpExpDecay`, all
+  ``keras.optimizers.schedules.LearningRateSchedule`` objects that save and load;
+- the LR range test, :func:`~lrbook.lr_finder.lr_range_test` (or the
+  :class:`~lrbook.lr_finder.LRFinder` callback), returning an
+  :class:`~lrbook.lr_rules.LRFinderResult` with fastai's and Lightning's rules;
+- :class:`~lrbook.callbacks.ScheduleRecorder`, the learning rate and momentum
+  every update really used.
+
+>>> import lrbook, keras
+>>> schedule = lrbook.OneCycle(max_lr=0.1, total_steps=1000)
+>>> optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9)
+
+Submodules are imported lazily so that
 ``import lrbook`` stays cheap and TensorFlow is only loaded (quietly, see
 :func:`lrbook.env.quiet_import_tensorflow`) when a Keras-facing module is used.
 
@@ -34,6 +52,7 @@ _SUBMODULES = {
     "optimizers",
     "callbacks",
     "lr_finder",
+    "lr_rules",
     "distributed",
     "superconvergence",
     "distill",
@@ -52,8 +71,17 @@ _EXPORTS = {
     "resolve_profile": "env",
     "set_seed": "training",
     "lr_range_test": "lr_finder",
-    "LRFinderResult": "lr_finder",
+    "LRFinderResult": "lr_rules",
     "LRFinder": "lr_finder",
+    "OneCycle": "schedules",
+    "OneCycleMomentum": "schedules",
+    "Warmup": "schedules",
+    "RampUpExpDecay": "schedules",
+    "CyclicalLearningRate": "schedules",
+    "TriangularCyclicalLearningRate": "schedules",
+    "Triangular2CyclicalLearningRate": "schedules",
+    "ExponentialCyclicalLearningRate": "schedules",
+    "ScheduleRecorder": "callbacks",
 }
 
 # Submodules that need an optional dependency (the extra of the same name): importable
@@ -62,8 +90,17 @@ _EXTRAS = {"search": "keras-tuner", "quantize": "ai-edge-litert"}
 
 # Everything but the extras' modules (tests/test_extras.py checks it against the sets above).
 __all__ = [
+    "CyclicalLearningRate",
+    "ExponentialCyclicalLearningRate",
     "LRFinder",
     "LRFinderResult",
+    "OneCycle",
+    "OneCycleMomentum",
+    "RampUpExpDecay",
+    "ScheduleRecorder",
+    "Triangular2CyclicalLearningRate",
+    "TriangularCyclicalLearningRate",
+    "Warmup",
     "__version__",
     "annealing",
     "book",
@@ -74,6 +111,7 @@ __all__ = [
     "env",
     "lr_finder",
     "lr_range_test",
+    "lr_rules",
     "models",
     "notebook",
     "optimizers",

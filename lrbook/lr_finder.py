@@ -50,21 +50,20 @@ How the steps run:
     cannot be stacked (ragged or sparse tensors), take one
     ``model.train_on_batch`` call per step instead.
 
-The suggestion rules are pure functions of ``(lrs, losses)``:
-:func:`valley`, :func:`slide`, :func:`minimum` and :func:`steep` follow
-fastai's definitions (``fastai/callback/schedule.py``), :func:`gradient`
-follows PyTorch Lightning's ``_LRFinder.suggestion``. Each docstring states
-its exact rule.
+The sweep, the smoothing, the suggestion rules and :class:`~lrbook.lr_rules.LRFinderResult`
+are pure functions of ``(lrs, losses)`` and live in :mod:`lrbook.lr_rules`
+(NumPy only, no TensorFlow); this module re-exports them, so
+``lr_finder.valley`` is :func:`lrbook.lr_rules.valley`. The rules follow
+fastai's definitions (``valley``, ``slide``, ``minimum``, ``steep``) and
+PyTorch Lightning's (``gradient``); each docstring states its exact rule.
 
 Used in: the LR-finder chapter.
 """
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -73,6 +72,21 @@ from lrbook.env import quiet_import_tensorflow
 tf = quiet_import_tensorflow()
 import keras
 
+from lrbook.lr_rules import (
+    LOSS_SOURCES,
+    MODES,
+    SUGGESTION_METHODS,
+    LRFinderResult,
+    _check_sweep_args,
+    _Recorder,
+    gradient,
+    minimum,
+    slide,
+    smooth_losses,
+    steep,
+    sweep_lrs,
+    valley,
+)
 from lrbook.optimizers import unwrap
 
 __all__ = [
@@ -90,521 +104,6 @@ __all__ = [
     "sweep_lrs",
     "valley",
 ]
-
-#: How the learning rate grows from ``start_lr`` to ``end_lr``.
-MODES = ("exponential", "linear")
-#: The loss recorded for a step, either the loss of that batch (right) or
-#: Keras's running mean of the epoch (the trap, for demonstrations).
-LOSS_SOURCES = ("batch", "running_mean")
-#: The rules :meth:`LRFinderResult.suggestion` knows, in the order plotted.
-SUGGESTION_METHODS = ("valley", "slide", "minimum", "steep", "gradient")
-
-
-# --------------------------------------------------------------------------
-# Argument checks (shared by the function and the callback)
-# --------------------------------------------------------------------------
-
-
-def _check_sweep_args(
-    start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source
-):
-    for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, np.floating, np.integer))
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise ValueError(
-                f"Argument `{name}` must be a finite number > 0. Received: {name}={value!r}"
-            )
-    if start_lr >= end_lr:
-        raise ValueError(
-            f"Argument `start_lr` must be < `end_lr`. Received: start_lr={start_lr}, end_lr={end_lr}"
-        )
-    if (
-        isinstance(num_steps, bool)
-        or not isinstance(num_steps, (int, np.integer))
-        or num_steps < 2
-    ):
-        raise ValueError(
-            f"Argument `num_steps` must be an integer >= 2. Received: num_steps={num_steps!r}"
-        )
-    if mode not in MODES:
-        raise ValueError(
-            f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}"
-        )
-    if (
-        isinstance(smoothing, bool)
-        or not isinstance(smoothing, (int, float, np.floating, np.integer))
-        or not 0.0 <= smoothing < 1.0
-    ):
-        raise ValueError(
-            f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}"
-        )
-    if stop_factor is not None and (
-        isinstance(stop_factor, bool)
-        or not isinstance(stop_factor, (int, float, np.floating, np.integer))
-        or not stop_factor > 1
-    ):
-        raise ValueError(
-            "Argument `stop_factor` must be > 1, or None to stop only on a non-finite loss. "
-            f"Received: stop_factor={stop_factor!r}"
-        )
-    if loss_source not in LOSS_SOURCES:
-        raise ValueError(
-            f"Argument `loss_source` must be one of {LOSS_SOURCES}. Received: loss_source={loss_source!r}"
-        )
-
-
-# --------------------------------------------------------------------------
-# Pure maths: the LR sweep and the smoothed loss
-# --------------------------------------------------------------------------
-
-
-def sweep_lrs(
-    start_lr: float, end_lr: float, num_steps: int, mode: str = "exponential"
-) -> np.ndarray:
-    """The learning rate of every step of the range test.
-
-    Step ``i`` of ``n = num_steps`` (``i = 0 .. n-1``) uses::
-
-        def lr(i):
-            t = i / (n - 1)
-            if mode == "exponential":
-                return start_lr * (end_lr / start_lr) ** t
-            return start_lr + (end_lr - start_lr) * t
-
-    so the first step uses ``start_lr`` and the last ``end_lr``.
-
-    Example:
-        >>> sweep_lrs(1e-3, 1e-1, 3).tolist()
-        [0.001, 0.01, 0.1]
-    """
-    _check_sweep_args(start_lr, end_lr, num_steps, mode, 0.0, None, "batch")
-    t = np.arange(num_steps, dtype=float) / (num_steps - 1)
-    if mode == "exponential":
-        return start_lr * (end_lr / start_lr) ** t
-    return start_lr + (end_lr - start_lr) * t
-
-
-def smooth_losses(losses, smoothing: float = 0.98) -> np.ndarray:
-    """Bias-corrected exponential moving average of ``losses`` (fastai's and Lightning's)::
-
-        avg = 0
-        for i, loss in enumerate(losses):
-            avg = beta * avg + (1 - beta) * loss
-            smoothed[i] = avg / (1 - beta ** (i + 1))
-
-    with ``beta = smoothing``. ``smoothing=0`` returns the losses unchanged.
-
-    Example:
-        >>> smooth_losses([1.0, 3.0], smoothing=0.5).tolist()  # (0.25 + 1.5) / 0.75
-        [1.0, 2.3333333333333335]
-    """
-    if not 0.0 <= smoothing < 1.0:
-        raise ValueError(
-            f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}"
-        )
-    out, avg = [], 0.0
-    for i, loss in enumerate(np.asarray(losses, dtype=float)):
-        avg = smoothing * avg + (1.0 - smoothing) * loss
-        out.append(avg / (1.0 - smoothing ** (i + 1)))
-    return np.asarray(out, dtype=float)
-
-
-class _Recorder:
-    """Records (lr, loss) pairs, smooths the loss and decides when the test diverged."""
-
-    def __init__(self, smoothing: float, stop_factor: float | None):
-        self.smoothing, self.stop_factor = float(smoothing), stop_factor
-        self.lrs: list[float] = []
-        self.losses: list[float] = []
-        self.smoothed: list[float] = []
-        self.avg = 0.0  # the moving average before bias correction
-        self.best = math.inf
-        self.diverged = False
-
-    def add(self, lr: float, loss: float) -> bool:
-        """Record one step; return True when the test should stop (the loss diverged)."""
-        beta = self.smoothing
-        i = len(self.losses)
-        self.avg = beta * self.avg + (1.0 - beta) * loss
-        smoothed = self.avg / (1.0 - beta ** (i + 1))
-        self.lrs.append(float(lr))
-        self.losses.append(float(loss))
-        self.smoothed.append(float(smoothed))
-        if not (math.isfinite(loss) and math.isfinite(smoothed)):
-            self.diverged = True
-        else:
-            self.best = min(self.best, smoothed)
-            if self.stop_factor is not None and smoothed > self.stop_factor * self.best:
-                self.diverged = True
-        return self.diverged
-
-    def result(self, num_steps: int, mode: str, loss_source: str) -> LRFinderResult:
-        return LRFinderResult(
-            lrs=np.asarray(self.lrs, dtype=float),
-            losses=np.asarray(self.losses, dtype=float),
-            smoothed_losses=np.asarray(self.smoothed, dtype=float),
-            stopped_early=self.diverged,
-            num_steps=int(num_steps),
-            mode=mode,
-            smoothing=self.smoothing,
-            loss_source=loss_source,
-        )
-
-
-# --------------------------------------------------------------------------
-# Suggestion rules: pure functions of (lrs, losses)
-# --------------------------------------------------------------------------
-
-
-def _as_curve(lrs, losses, min_points: int = 2):
-    lrs = np.asarray(lrs, dtype=float).ravel()
-    losses = np.asarray(losses, dtype=float).ravel()
-    if lrs.shape != losses.shape:
-        raise ValueError(
-            f"Arguments `lrs` and `losses` must have the same length. Received: {lrs.size} and {losses.size}"
-        )
-    if lrs.size < min_points:
-        raise ValueError(
-            f"A suggestion needs at least {min_points} points of the curve. Received: {lrs.size} "
-            "(run more steps, or skip fewer points at the ends)"
-        )
-    if (
-        not np.all(np.isfinite(losses))
-        or not np.all(np.isfinite(lrs))
-        or np.any(lrs <= 0)
-    ):
-        raise ValueError("Arguments `lrs` and `losses` must be finite, with lrs > 0.")
-    return lrs, losses
-
-
-def valley(lrs, losses) -> float:
-    """fastai's ``valley``: the middle of the longest descent.
-
-    Rule: let ``L[i]`` be the length of the longest strictly decreasing
-    subsequence of ``losses`` that ends at index ``i``
-    (``L[i] = 1 + max(L[j] for j < i if losses[j] > losses[i])``, or 1). Let
-    ``end`` be the first index with the largest ``L`` and ``start = end - L[end]``
-    (fastai's arithmetic, which treats the subsequence as one contiguous span).
-    With ``d = end - start``, the suggestion is
-    ``lrs[start + floor(d / 3) + floor(d / 6)]`` (about half-way down the valley).
-    One deliberate difference: when no descent longer than 2 points starts at
-    the first index, that index is -1 and fastai's ``lrs[-1]`` wraps round to
-    the *largest* LR; here it is clamped to the first LR.
-
-    Example:
-        >>> valley([1, 2, 3, 4], [3.0, 2.0, 1.0, 5.0])  # L = 1,2,3,1; end=2, start=-1, d=3 -> index 0
-        1.0
-    """
-    lrs, losses = _as_curve(lrs, losses, min_points=1)
-    n = losses.size
-    length = np.ones(n, dtype=int)
-    for i in range(1, n):
-        higher = losses[:i] > losses[i]
-        if higher.any():
-            length[i] = 1 + length[:i][higher].max()
-    end = int(np.argmax(length))  # first index of the maximum
-    start = end - int(length[end])
-    d = end - start
-    idx = max(0, start + int(d / 3) + int(d / 3 / 2))
-    return float(lrs[idx])
-
-
-def slide(
-    lrs, losses, *, lr_diff: int = 15, thresh: float = 0.005, adjust_value: float = 1.0
-) -> float:
-    """fastai's ``slide``: slide a window left from the end until the slope flattens.
-
-    Rule: ``g = np.gradient(losses)`` (per index, not per LR). A window spans
-    indices ``(l, r) = (r - lr_diff, r)``, starting at ``r = n - 1`` and moving
-    one index left per step while ``l >= 0`` and ``|g[r] - g[l]| > thresh``.
-    The suggestion is ``adjust_value`` times the LR at the left end of the last
-    window that still satisfied the condition (the first window's left end,
-    ``lrs[n - 1 - lr_diff]``, if none did). ``thresh`` is in loss units per step,
-    so the rule depends on the scale of the loss.
-
-    Raises:
-        ValueError: with ``lr_diff + 1`` points or fewer.
-
-    Example:
-        >>> # g = -1, -1, -1, -0.5, 0, 0; windows (3, 5), (2, 4), (1, 3) differ by more
-        >>> # than 0.1, (0, 2) does not: the last one that did starts at index 1
-        >>> slide([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [5.0, 4.0, 3.0, 2.0, 2.0, 2.0], lr_diff=2, thresh=0.1)
-        2.0
-    """
-    if int(lr_diff) < 1:
-        raise ValueError(
-            f"Argument `lr_diff` must be an integer >= 1. Received: lr_diff={lr_diff!r}"
-        )
-    lrs, losses = _as_curve(lrs, losses, min_points=int(lr_diff) + 2)
-    g = np.gradient(losses)
-    n = losses.size
-    r = n - 1
-    left = r - lr_diff
-    chosen = left
-    while left >= 0 and abs(g[r] - g[left]) > thresh:
-        chosen = left
-        r -= 1
-        left -= 1
-    return float(lrs[chosen]) * adjust_value
-
-
-def minimum(lrs, losses) -> float:
-    """fastai's ``minimum``: one tenth of the LR at the lowest loss.
-
-    Rule: ``lrs[argmin(losses)] / 10`` (first minimum on ties).
-
-    Example:
-        >>> minimum([0.01, 0.1, 1.0], [2.0, 1.0, 3.0])
-        0.01
-    """
-    lrs, losses = _as_curve(lrs, losses, min_points=1)
-    return float(lrs[int(np.argmin(losses))]) / 10.0
-
-
-def steep(lrs, losses) -> float:
-    """fastai's ``steep``: where the loss falls fastest per decade of LR.
-
-    Rule: the slopes of the segments between consecutive points in log LR,
-    ``s[i] = (losses[i+1] - losses[i]) / (ln lrs[i+1] - ln lrs[i])``; the
-    suggestion is ``lrs[argmin(s)]``, the left end of the steepest descending
-    segment (first on ties).
-
-    Example:
-        >>> steep([1.0, 10.0, 100.0], [3.0, 2.5, 0.5])  # the segment 10 -> 100 drops most
-        10.0
-    """
-    lrs, losses = _as_curve(lrs, losses)
-    slopes = np.diff(losses) / np.diff(np.log(lrs))
-    return float(lrs[int(np.argmin(slopes))])
-
-
-def gradient(lrs, losses, *, wrt: str = "lr") -> float:
-    """PyTorch Lightning's rule: the steepest negative slope of the loss.
-
-    Rule (``wrt="lr"``, current Lightning, which calls
-    ``torch.gradient(losses, spacing=[lrs])``): ``g = np.gradient(losses, lrs)``,
-    the slope with respect to the LR itself (second-order central differences
-    on the uneven LR grid, one-sided at the ends); suggestion ``lrs[argmin(g)]``.
-    On an exponential sweep this favours small LRs, where a step in LR is tiny,
-    so noise there has a huge slope.
-
-    ``wrt="index"``: ``g = np.gradient(losses)`` per step, as older Lightning
-    releases and torch-lr-finder compute it; on an exponential sweep that is
-    the slope against log LR (like :func:`steep`, with central differences).
-
-    Example:
-        >>> gradient([1.0, 2.0, 3.0], [5.0, 4.0, 1.0])  # g = -1, -2, -3
-        3.0
-    """
-    if wrt not in ("lr", "index"):
-        raise ValueError(
-            f"Argument `wrt` must be 'lr' or 'index'. Received: wrt={wrt!r}"
-        )
-    lrs, losses = _as_curve(lrs, losses)
-    g = np.gradient(losses, lrs) if wrt == "lr" else np.gradient(losses)
-    return float(lrs[int(np.argmin(g))])
-
-
-_RULES = {
-    "valley": valley,
-    "slide": slide,
-    "minimum": minimum,
-    "steep": steep,
-    "gradient": gradient,
-}
-
-
-def _default_skips(method: str, num_steps: int) -> tuple[int, int]:
-    """Points dropped at the start and end before a rule runs, as each library does."""
-    if method == "gradient":
-        return 10, 1  # Lightning: suggestion(skip_begin=10, skip_end=1)
-    return num_steps // 10, 5  # fastai lr_find: recorder.losses[num_it // 10 : -5]
-
-
-# --------------------------------------------------------------------------
-# The result
-# --------------------------------------------------------------------------
-
-
-@dataclass(eq=False, repr=False)
-class LRFinderResult:
-    """What a range test recorded, with the suggestion rules and a plot.
-
-    Attributes:
-        lrs: the learning rate used at each step (as the optimizer holds it).
-        losses: the loss of each step: the batch's own loss, or Keras's running
-            mean with ``loss_source="running_mean"``.
-        smoothed_losses: their bias-corrected exponential moving average
-            (:func:`smooth_losses`), on which the test stops and the rules run.
-        stopped_early: True when the test stopped because the smoothed loss
-            passed ``stop_factor`` times its best or became non-finite (the last
-            recorded step is the one that triggered it).
-        num_steps: the planned number of steps.
-        mode, smoothing, loss_source: the settings of the test.
-
-    Example:
-        >>> from lrbook import models
-        >>> x = np.random.default_rng(0).normal(size=(256, 40, 1)).astype("float32")
-        >>> y = np.arange(256) % 10
-        >>> model = models.compile_classifier(models.mlp((40, 1), hidden=(32,)), keras.optimizers.SGD())
-        >>> result = lr_range_test(model, x, y, batch_size=32, num_steps=60)
-        >>> result
-        LRFinderResult(... of 60 steps, lr 1e-07..., mode='exponential', stopped_early=..., loss_source='batch')
-        >>> lr = result.suggestion("valley")
-        >>> sorted(result.suggestions())
-        ['gradient', 'minimum', 'slide', 'steep', 'valley']
-        >>> ax = result.plot()
-    """
-
-    lrs: np.ndarray
-    losses: np.ndarray
-    smoothed_losses: np.ndarray
-    stopped_early: bool
-    num_steps: int
-    mode: str = "exponential"
-    smoothing: float = 0.98
-    loss_source: str = "batch"
-
-    def __repr__(self) -> str:
-        span = (
-            f"lr {self.lrs[0]:.3g}..{self.lrs[-1]:.3g}" if len(self.lrs) else "no steps"
-        )
-        return (
-            f"LRFinderResult({len(self.lrs)} of {self.num_steps} steps, {span}, mode={self.mode!r}, "
-            f"stopped_early={self.stopped_early}, loss_source={self.loss_source!r})"
-        )
-
-    def curve(
-        self,
-        method: str = "valley",
-        *,
-        skip_begin: int | None = None,
-        skip_end: int | None = None,
-    ):
-        """The ``(lrs, smoothed_losses)`` a rule sees: the ends skipped, cut at the first non-finite loss."""
-        if method not in _RULES:
-            raise ValueError(
-                f"Argument `method` must be one of {SUGGESTION_METHODS}. Received: method={method!r}"
-            )
-        default_begin, default_end = _default_skips(method, self.num_steps)
-        begin = default_begin if skip_begin is None else int(skip_begin)
-        end = default_end if skip_end is None else int(skip_end)
-        if begin < 0 or end < 0:
-            raise ValueError(
-                f"Arguments `skip_begin` and `skip_end` must be >= 0. Received: skip_begin={skip_begin}, "
-                f"skip_end={skip_end}"
-            )
-        n = len(self.lrs)
-        lrs = np.asarray(self.lrs, dtype=float)[begin : max(begin, n - end)]
-        losses = np.asarray(self.smoothed_losses, dtype=float)[
-            begin : max(begin, n - end)
-        ]
-        bad = np.flatnonzero(~np.isfinite(losses))
-        if bad.size:
-            lrs, losses = lrs[: bad[0]], losses[: bad[0]]
-        return lrs, losses
-
-    def suggestion(
-        self,
-        method: str = "valley",
-        *,
-        skip_begin: int | None = None,
-        skip_end: int | None = None,
-        **kwargs,
-    ) -> float:
-        """A learning rate suggested by one rule, applied to the smoothed losses.
-
-        As fastai and Lightning do, the rule sees the *smoothed* curve with
-        the ends dropped: fastai's rules (``"valley"``, ``"slide"``,
-        ``"minimum"``, ``"steep"``) skip the first ``num_steps // 10`` and the
-        last 5 recorded points; ``"gradient"`` skips the first 10 and the last
-        one. The curve is cut at its first non-finite loss.
-
-        Args:
-            method: one of :data:`SUGGESTION_METHODS`; see :func:`valley`,
-                :func:`slide`, :func:`minimum`, :func:`steep`, :func:`gradient`.
-            skip_begin, skip_end: override the points skipped at either end.
-            **kwargs: passed to the rule (``slide``'s ``lr_diff``, ``thresh``,
-                ``adjust_value``; ``gradient``'s ``wrt``).
-
-        Raises:
-            ValueError: unknown method, or too few points left for the rule.
-        """
-        lrs, losses = self.curve(method, skip_begin=skip_begin, skip_end=skip_end)
-        return _RULES[method](lrs, losses, **kwargs)
-
-    def suggestions(self) -> dict[str, float]:
-        """Every rule's suggestion, ``{method: lr}``; ``nan`` where a rule has too few points."""
-        out = {}
-        for method in SUGGESTION_METHODS:
-            try:
-                out[method] = self.suggestion(method)
-            except ValueError:
-                out[method] = float("nan")
-        return out
-
-    def plot(self, ax=None):
-        """Loss against learning rate (log x): raw and smoothed, every suggestion marked.
-
-        Returns:
-            The matplotlib ``Axes``.
-        """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6.4, 4.0))
-        lrs = np.asarray(self.lrs, dtype=float)
-        raw = np.asarray(self.losses, dtype=float)
-        smooth = np.asarray(self.smoothed_losses, dtype=float)
-        what = (
-            "batch loss" if self.loss_source == "batch" else "running mean (Keras logs)"
-        )
-        ax.plot(lrs, raw, color="0.6", lw=0.8, alpha=0.8, label=what)
-        ax.plot(lrs, smooth, color="C0", lw=2, label=f"smoothed (β={self.smoothing:g})")
-        ok = np.isfinite(smooth)
-        markers = {
-            "valley": "o",
-            "slide": "s",
-            "minimum": "v",
-            "steep": "^",
-            "gradient": "D",
-        }
-        for k, (method, lr) in enumerate(self.suggestions().items()):
-            if not math.isfinite(lr) or not ok.any():
-                continue
-            y = float(np.interp(np.log(lr), np.log(lrs[ok]), smooth[ok]))
-            ax.plot(
-                [lr],
-                [y],
-                linestyle="none",
-                marker=markers[method],
-                markersize=8,
-                color=f"C{k + 1}",
-                label=f"{method}: {lr:.2g}",
-            )
-        ax.set_xscale("log")
-        ax.set_xlabel("learning rate")
-        ax.set_ylabel("training loss")
-        # Fit the y range to the smoothed curve without the divergence at its
-        # end (as fastai drops the last 5 points), so the blow-up does not
-        # squash the part that matters; raw spikes may be clipped.
-        cut = (
-            len(smooth) - 5 if self.stopped_early and len(smooth) > 10 else len(smooth)
-        )
-        shown = smooth[:cut][np.isfinite(smooth[:cut])]
-        if shown.size:
-            raw_shown = raw[:cut][np.isfinite(raw[:cut])]
-            low = min(shown.min(), raw_shown.min()) if raw_shown.size else shown.min()
-            high = shown.max()
-            pad = 0.05 * (high - low) or 0.05 * abs(high) or 0.05
-            ax.set_ylim(low - pad, high + 2 * pad)
-        ax.legend(fontsize="small", loc="best")
-        return ax
-
 
 # --------------------------------------------------------------------------
 # Saving and restoring the training state
@@ -1138,7 +637,7 @@ def lr_range_test(
     ``train_step``) and records the loss of that batch (the loss the optimizer
     minimizes, regularization included, at the weights before the step; see
     the module docstring). The smoothed loss is the bias-corrected moving
-    average of :func:`smooth_losses`; the test stops early after the step where
+    average of :func:`~lrbook.lr_rules.smooth_losses`; the test stops early after the step where
     it exceeds ``stop_factor`` times its best value so far, or stops being
     finite. Losses are assumed non-negative. The steps run many per call in a
     traced loop (see "How the steps run" in the module docstring), so the test
@@ -1188,7 +687,7 @@ def lr_range_test(
         seed: seed of that permutation (a private ``numpy`` generator).
 
     Returns:
-        An :class:`LRFinderResult`.
+        An :class:`~lrbook.lr_rules.LRFinderResult`.
 
     Raises:
         ValueError: an argument out of range (the message names it and the

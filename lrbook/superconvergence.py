@@ -515,7 +515,7 @@ def range_test_max_lr(
     that seed (``training.initial_weights``), with SGD and ``momentum``.
 
     Returns:
-        ``(max_lr, results)``, ``results`` the list of :class:`lrbook.lr_finder.LRFinderResult`.
+        ``(max_lr, results)``, ``results`` the list of :class:`lrbook.lr_rules.LRFinderResult`.
 
     Raises:
         ValueError: if ``factor`` is not > 0 or no seed gives a finite suggestion.
