@@ -34,6 +34,7 @@ Used in: the distillation and compression chapter.
 
 from __future__ import annotations
 
+from lrbook._validation import fail
 from lrbook.env import quiet_import_tensorflow
 
 quiet_import_tensorflow()
@@ -66,9 +67,7 @@ def _check_settings(temperature, lambda_soft, lambda_hard):
             or isinstance(value, bool)
             or not value >= 0
         ):
-            raise ValueError(
-                f"Argument `{name}` must be a number >= 0. Received: {name}={value!r}"
-            )
+            fail(name, value, "a number >= 0")
     if lambda_soft + lambda_hard == 0:
         raise ValueError(
             "Arguments `lambda_soft` and `lambda_hard` must not both be 0. "
@@ -353,9 +352,7 @@ class Distiller(keras.Model):
         super().__init__(**kwargs)
         for name, value in (("student", student), ("teacher", teacher)):
             if not isinstance(value, keras.Model):
-                raise ValueError(  # noqa: TRY004  (Keras raises ValueError for bad arguments)
-                    f"Argument `{name}` must be a keras.Model. Received: {name}={value!r}"
-                )
+                fail(name, value, "a keras.Model")
         _check_settings(temperature, lambda_soft, lambda_hard)
         self.student = student
         self.teacher = teacher

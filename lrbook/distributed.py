@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lrbook._validation import check as _check
+
 __all__ = [
     "STARTED_PIDS",
     "WorkerError",
@@ -57,13 +59,6 @@ __all__ = [
     "train_delayed_sgd",
     "weights_digest",
 ]
-
-
-def _check(name, value, ok, expected):
-    if not ok:
-        raise ValueError(
-            f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
-        )
 
 
 # ----------------------------------------------------------------------------- replicas in one process

@@ -11,6 +11,8 @@ import os
 import platform
 import sys
 
+from lrbook._validation import one_of
+
 __all__ = [
     "PROFILES",
     "device_name",
@@ -47,15 +49,15 @@ def resolve_profile(profile: str | None = None) -> str:
         >>> resolve_profile("quick")
         'quick'
     """
-    source = "profile"
     if profile is None:
-        profile = os.environ.get(PROFILE_ENV) or "full"
-        source = f"${PROFILE_ENV}"
-    if profile not in PROFILES:
-        raise ValueError(
-            f"Argument `{source}` must be one of {PROFILES}. Received: {profile!r}"
-        )
-    return profile
+        value = os.environ.get(PROFILE_ENV) or "full"
+        if value not in PROFILES:
+            raise ValueError(
+                f"Environment variable `{PROFILE_ENV}` must be one of {PROFILES} "
+                f"(or unset: 'full'). Received: {PROFILE_ENV}={value!r}"
+            )
+        return value
+    return one_of("profile", profile, PROFILES)
 
 
 @contextlib.contextmanager

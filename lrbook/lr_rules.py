@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lrbook._validation import positive_real
+
 __all__ = [
     "LOSS_SOURCES",
     "MODES",
@@ -57,15 +59,7 @@ def _check_sweep_args(
     start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source
 ):
     for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float, np.floating, np.integer))
-            or not math.isfinite(value)
-            or value <= 0
-        ):
-            raise ValueError(
-                f"Argument `{name}` must be a finite number > 0. Received: {name}={value!r}"
-            )
+        positive_real(name, value)
     if start_lr >= end_lr:
         raise ValueError(
             f"Argument `start_lr` must be < `end_lr`. Received: start_lr={start_lr}, end_lr={end_lr}"

@@ -18,12 +18,13 @@ builder                                parameters
 
 from __future__ import annotations
 
+from lrbook._validation import check as _check
 from lrbook.env import quiet_import_tensorflow
 
 quiet_import_tensorflow()
-import keras  # noqa: E402
+import keras
 
-__all__ = ["NORMS", "mlp", "cnn1d", "cnn2d", "resnet", "compile_classifier"]
+__all__ = ["NORMS", "cnn1d", "cnn2d", "compile_classifier", "mlp", "resnet"]
 
 #: The output layer always computes in float32, so logits and the loss stay float32 under a
 #: ``mixed_float16`` policy (Keras's mixed-precision guide); under float32 it changes nothing.
@@ -31,13 +32,6 @@ _LOGITS_DTYPE = "float32"
 
 #: Normalization layers a builder can insert after each hidden layer.
 NORMS = (None, "batch", "layer", "group", "instance")
-
-
-def _check(name, value, ok, expected):
-    if not ok:
-        raise ValueError(
-            f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
-        )
 
 
 def _norm_layer(norm: str | None, groups: int, name: str):

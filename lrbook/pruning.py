@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lrbook._validation import fraction, positive_int
 from lrbook.env import quiet_import_tensorflow
 
 quiet_import_tensorflow()
@@ -35,19 +36,6 @@ __all__ = [
     "prunable_kernels",
     "sparsity",
 ]
-
-
-def _check_fraction(name, value, upper_open=True):
-    ok = (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and 0 <= value
-        and (value < 1 if upper_open else value <= 1)
-    )
-    if not ok:
-        raise ValueError(
-            f"Argument `{name}` must be a number in [0, 1). Received: {name}={value!r}"
-        )
 
 
 def polynomial_sparsity(
@@ -81,8 +69,8 @@ def polynomial_sparsity(
         >>> [round(polynomial_sparsity(t, final=0.9, end_step=10), 4) for t in (0, 5, 10, 20)]
         [0.0, 0.7875, 0.9, 0.9]
     """
-    _check_fraction("initial", initial)
-    _check_fraction("final", final)
+    fraction("initial", initial)
+    fraction("final", final)
     if not isinstance(begin_step, (int, np.integer)) or begin_step < 0:
         raise ValueError(
             f"Argument `begin_step` must be an integer >= 0. Received: begin_step={begin_step!r}"
@@ -120,7 +108,7 @@ def magnitude_mask(weights, sparsity):
         >>> magnitude_mask(np.array([0.3, -0.1, 0.05, -2.0]), 0.5)
         array([1., 0., 0., 1.], dtype=float32)
     """
-    _check_fraction("sparsity", sparsity)
+    fraction("sparsity", sparsity)
     w = np.asarray(weights)
     k = int(round(sparsity * w.size))  # noqa: RUF046  (round of a NumPy float)
     mask = np.ones(w.size, dtype="float32")
@@ -224,6 +212,8 @@ class MagnitudePruning(keras.callbacks.Callback):
         power=3.0,
     ):
         super().__init__()
+        fraction("initial_sparsity", initial_sparsity)
+        fraction("target_sparsity", target_sparsity)
         polynomial_sparsity(
             0,
             initial=initial_sparsity,
@@ -232,10 +222,7 @@ class MagnitudePruning(keras.callbacks.Callback):
             end_step=end_step,
             power=power,
         )  # validates
-        if not isinstance(frequency, (int, np.integer)) or frequency < 1:
-            raise ValueError(
-                f"Argument `frequency` must be an integer >= 1. Received: frequency={frequency!r}"
-            )
+        positive_int("frequency", frequency)
         self.target_sparsity = float(target_sparsity)
         self.begin_step = int(begin_step)
         self.end_step = int(end_step)

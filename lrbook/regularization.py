@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lrbook._validation import fail as _fail
+
 __all__ = [
     "batch_norm_forward",
     "dropout_forward",
@@ -28,12 +30,6 @@ __all__ = [
 
 _SCALINGS = ("inverted", "inference")
 _RULES = ("keras", "seed")
-
-
-def _fail(name, value, expected):
-    raise ValueError(
-        f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
-    )
 
 
 def dropout_forward(

@@ -33,24 +33,27 @@ import types
 import numpy as np
 
 from lrbook import annealing
+from lrbook._validation import fail as _fail
+from lrbook._validation import integer as _integer
+from lrbook._validation import real as _real
 from lrbook.env import quiet_import_tensorflow
 
 quiet_import_tensorflow()
-import keras  # noqa: E402
-from keras import ops  # noqa: E402
+import keras
+from keras import ops
 
 __all__ = [
-    "Warmup",
-    "RampUpExpDecay",
     "CyclicalLearningRate",
-    "TriangularCyclicalLearningRate",
-    "Triangular2CyclicalLearningRate",
     "ExponentialCyclicalLearningRate",
     "OneCycle",
     "OneCycleMomentum",
-    "triangular_scale",
-    "triangular2_scale",
+    "RampUpExpDecay",
+    "Triangular2CyclicalLearningRate",
+    "TriangularCyclicalLearningRate",
+    "Warmup",
     "evaluate",
+    "triangular2_scale",
+    "triangular_scale",
 ]
 
 _register = keras.saving.register_keras_serializable(package="lrbook")
@@ -67,45 +70,6 @@ triangular2_scale = keras.saving.register_keras_serializable(
 
 
 # ----------------------------------------------------------------------------- validation
-
-
-def _fail(name, value, expected):
-    raise ValueError(
-        f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
-    )
-
-
-def _real(name, value, *, low=None, high=None, low_open=False):
-    """``value`` checked against ``[low, high]`` (``(low, high]`` if ``low_open``).
-
-    A Python int or float is kept as given (so ``get_config`` returns what the
-    user passed); a NumPy scalar or a scalar tensor becomes a float.
-    """
-    if isinstance(value, (bool, str)) or value is None:
-        _fail(name, value, "a real number")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        _fail(name, value, "a real number")
-    if number != number:  # NaN
-        _fail(name, value, "a real number")
-    too_low = low is not None and (number <= low if low_open else number < low)
-    if too_low or (high is not None and number > high):
-        expected = f"{'>' if low_open else '>='} {low:g}" if low is not None else ""
-        if high is not None:
-            expected += f" and <= {high:g}"
-        _fail(name, value, expected)
-    return value if type(value) in (int, float) else number
-
-
-def _integer(name, value, *, low):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Integral)
-        or value < low
-    ):
-        _fail(name, value, f"an integer >= {low}")
-    return int(value)
 
 
 def _choice(name, value, options):

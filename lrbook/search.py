@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lrbook._validation import fail as _fail
 from lrbook.env import quiet_import_tensorflow
 
 quiet_import_tensorflow()
@@ -58,12 +59,6 @@ __all__ = [
     "grid_counts",
     "hyperband_budget",
 ]
-
-
-def _fail(name, value, expected):
-    raise ValueError(
-        f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
-    )
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lrbook._validation import (
+    fail as _fail,
+)
+from lrbook._validation import (
+    positive_int as _positive_int,
+)
+from lrbook._validation import (
+    positive_real as _positive_real,
+)
 from lrbook.env import quiet_import_tensorflow
 from lrbook.stats import adjust_pvalues, paired_comparison, summarize, verdict
 
@@ -69,29 +78,6 @@ __all__ = [
     "target_accuracy",
     "tune_lr",
 ]
-
-
-def _fail(name, value, expected):
-    raise ValueError(
-        f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
-    )
-
-
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        _fail(name, value, "an integer >= 1")
-    return int(value)
-
-
-def _positive_real(name, value):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.number))
-        or not value > 0
-        or not math.isfinite(value)
-    ):
-        _fail(name, value, "a finite number > 0")
-    return float(value)
 
 
 # ----------------------------------------------------------------------------- pure functions

@@ -15,11 +15,11 @@ def test_resolve_profile(monkeypatch):
     assert env.resolve_profile("full") == "full"
     with pytest.raises(
         ValueError,
-        match=r"Argument `profile` must be one of \('quick', 'full'\). Received: 'fast'",
+        match=r"Argument `profile` must be one of \('quick', 'full'\). Received: profile='fast'",
     ):
         env.resolve_profile("fast")
     monkeypatch.setenv("LRBOOK_PROFILE", "slow")
-    with pytest.raises(ValueError, match=r"Argument `\$LRBOOK_PROFILE` must be one of"):
+    with pytest.raises(ValueError, match=r"Environment variable `LRBOOK_PROFILE` must be one of .* Received: LRBOOK_PROFILE="):
         env.resolve_profile(None)
 
 

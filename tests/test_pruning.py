@@ -137,7 +137,9 @@ def test_callback_validation_and_config():
         ValueError, match=r"`frequency` must be an integer >= 1. Received: frequency=0"
     ):
         MagnitudePruning(0.5, frequency=0)
-    with pytest.raises(ValueError, match=r"`final` must be a number in \[0, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"`target_sparsity` must be a number in \[0, 1\)"
+    ):
         MagnitudePruning(1.5)
     cb = MagnitudePruning(0.9, begin_step=5, end_step=50, frequency=5, power=1.0)
     cfg = json.loads(json.dumps(cb.get_config()))
