@@ -56,6 +56,14 @@ __all__ = [
     "triangular_scale",
 ]
 
+
+def _name(name):
+    """A schedule's ``name`` (Keras's convention: the ``name_scope`` of its ops, in its config)."""
+    if not isinstance(name, str) or not name:
+        _fail("name", name, "a non-empty string")
+    return name
+
+
 _register = keras.saving.register_keras_serializable(package="lrbook")
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
 
@@ -205,6 +213,7 @@ class Warmup(_Schedule):
         initial_learning_rate: the rate at step 0.
         shift: whether the wrapped schedule sees ``step - warmup_steps`` (True)
             or ``step`` (False).
+        name: the name scope of its ops, kept in its config (as Keras's schedules).
 
     Returns:
         The learning rate at ``step`` (float32 tensor).
@@ -215,8 +224,16 @@ class Warmup(_Schedule):
             ``initial_learning_rate`` < 0.
     """
 
-    def __init__(self, schedule, warmup_steps, initial_learning_rate=0.0, shift=True):
+    def __init__(
+        self,
+        schedule,
+        warmup_steps,
+        initial_learning_rate=0.0,
+        shift=True,
+        name="Warmup",
+    ):
         super().__init__()
+        self.name = _name(name)
         if not isinstance(schedule, _Schedule):
             if (
                 isinstance(schedule, (bool, str))
@@ -241,7 +258,7 @@ class Warmup(_Schedule):
         return ops.full_like(step, self.schedule)
 
     def __call__(self, step):
-        with keras.name_scope("Warmup"):
+        with keras.name_scope(self.name):
             step = _step(step)
             w = float(self.warmup_steps)
             inner = ops.maximum(step - w, 0.0) if self.shift else ops.maximum(step, w)
@@ -263,6 +280,7 @@ class Warmup(_Schedule):
             "warmup_steps": self.warmup_steps,
             "initial_learning_rate": self.initial_learning_rate,
             "shift": self.shift,
+            "name": self.name,
         }
 
     @classmethod
@@ -327,6 +345,7 @@ class RampUpExpDecay(_Schedule):
         steps_per_epoch: optimizer steps in an epoch, or ``None`` when the
             schedule is called with epochs.
         staircase: floor the epoch (exactly the article's per-epoch values).
+        name: the name scope of its ops, kept in its config (as Keras's schedules).
 
     Returns:
         ``__call__(step)``: the rate (float32 tensor); ``__call__(epoch, lr)``:
@@ -347,8 +366,10 @@ class RampUpExpDecay(_Schedule):
         exp_decay,
         steps_per_epoch=None,
         staircase=True,
+        name="RampUpExpDecay",
     ):
         super().__init__()
+        self.name = _name(name)
         self.start_lr = _real("start_lr", start_lr, low=0.0)
         self.min_lr = _real("min_lr", min_lr, low=0.0)
         self.max_lr = _real("max_lr", max_lr, low=0.0)
@@ -396,7 +417,7 @@ class RampUpExpDecay(_Schedule):
         )
 
     def __call__(self, step, lr=None):
-        with keras.name_scope("RampUpExpDecay"):
+        with keras.name_scope(self.name):
             if (
                 lr is not None
             ):  # keras.callbacks.LearningRateScheduler: schedule(epoch, lr)
@@ -416,6 +437,7 @@ class RampUpExpDecay(_Schedule):
             "exp_decay": self.exp_decay,
             "steps_per_epoch": self.steps_per_epoch,
             "staircase": self.staircase,
+            "name": self.name,
         }
 
 
@@ -737,6 +759,7 @@ class OneCycleMomentum(_Schedule):
         three_phase: PyTorch's three-phase variant.
         base_momentum: the lowest momentum, at the learning-rate peak.
         max_momentum: the momentum at the start and at the end.
+        name: the name scope of its ops, kept in its config (as Keras's schedules).
 
     Returns:
         The momentum at ``step`` (float32 tensor).
@@ -753,8 +776,10 @@ class OneCycleMomentum(_Schedule):
         three_phase=False,
         base_momentum=0.85,
         max_momentum=0.95,
+        name="OneCycleMomentum",
     ):
         super().__init__()
+        self.name = _name(name)
         (
             self.total_steps,
             self.pct_start,
@@ -772,7 +797,7 @@ class OneCycleMomentum(_Schedule):
         )
 
     def __call__(self, step):
-        with keras.name_scope("OneCycleMomentum"):
+        with keras.name_scope(self.name):
             return ops.cast(
                 annealing.one_cycle_momentum(
                     _step(step),
@@ -795,6 +820,7 @@ class OneCycleMomentum(_Schedule):
             "three_phase": self.three_phase,
             "base_momentum": self.base_momentum,
             "max_momentum": self.max_momentum,
+            "name": self.name,
         }
 
 
@@ -846,6 +872,7 @@ class OneCycle(_Schedule):
         cycle_momentum: cycle the momentum inversely to the learning rate.
         base_momentum: the lowest momentum, at the learning-rate peak.
         max_momentum: the momentum at the start and at the end.
+        name: the name scope of its ops, kept in its config (as Keras's schedules).
 
     Returns:
         The learning rate at ``step`` (float32 tensor).
@@ -869,8 +896,10 @@ class OneCycle(_Schedule):
         cycle_momentum=True,
         base_momentum=0.85,
         max_momentum=0.95,
+        name="OneCycle",
     ):
         super().__init__()
+        self.name = _name(name)
         self.max_lr = _real("max_lr", max_lr, low=0.0)
         (
             self.total_steps,
@@ -929,7 +958,7 @@ class OneCycle(_Schedule):
         return self.initial_lr / self.final_div_factor
 
     def __call__(self, step):
-        with keras.name_scope("OneCycle"):
+        with keras.name_scope(self.name):
             return ops.cast(
                 annealing.one_cycle(
                     _step(step),
@@ -965,6 +994,7 @@ class OneCycle(_Schedule):
             self.three_phase,
             self.base_momentum,
             self.max_momentum,
+            name=f"{self.name}Momentum",
         )
 
     def momentum(self, step):
@@ -987,4 +1017,5 @@ class OneCycle(_Schedule):
             "cycle_momentum": self.cycle_momentum,
             "base_momentum": self.base_momentum,
             "max_momentum": self.max_momentum,
+            "name": self.name,
         }

@@ -1001,3 +1001,40 @@ def test_evaluate_refuses_what_is_not_a_schedule(bad):
 
 
 # ----------------------------------------------------------------------------- docs
+
+
+@pytest.mark.parametrize(
+    ("cls", "args"),
+    [
+        (schedules.Warmup, (0.1, 10)),
+        (schedules.RampUpExpDecay, (1e-3, 1e-3, 2e-3, 6, 0, 0.5)),
+        (schedules.OneCycleMomentum, (100,)),
+        (schedules.OneCycle, (0.1, 100)),
+    ],
+)
+def test_name_as_keras_schedules_take_it(cls, args):
+    default = cls(*args)
+    assert default.name == cls.__name__ and default.get_config()["name"] == cls.__name__
+    named = cls(*args, name="mine")
+    config = named.get_config()
+    assert config["name"] == "mine"
+    again = cls.from_config(config)
+    assert again.name == "mine" and again.get_config() == config
+    # A config saved before `name` existed (lrbook 0.2.0) still loads, with the default.
+    old = {k: v for k, v in config.items() if k != "name"}
+    assert cls.from_config(old).name == cls.__name__
+    reloaded = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(named)
+    )
+    assert type(reloaded) is cls and reloaded.name == "mine"
+    for bad in ("", None, 3):
+        with pytest.raises(
+            ValueError, match="Argument `name` must be a non-empty string"
+        ):
+            cls(*args, name=bad)
+
+
+def test_one_cycle_momentum_schedule_is_named_after_its_schedule():
+    assert (
+        schedules.OneCycle(0.1, 100, name="oc").momentum_schedule().name == "ocMomentum"
+    )
