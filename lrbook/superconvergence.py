@@ -127,33 +127,40 @@ def steps_per_epoch(n_samples: int, batch_size: int) -> int:
 
 
 def step_decay(
-    epoch: int, lr: float, epochs: int, drops=(0.5, 0.75), factor: float = 0.1
+    epoch: int, *, base_lr: float, epochs: int, drops=(0.5, 0.75), factor: float = 0.1
 ) -> float:
-    """Piecewise-constant decay: ``lr`` times ``factor`` once for every drop already passed.
+    """Piecewise-constant decay: ``base_lr`` times ``factor`` once for every drop already passed.
 
     A drop at fraction ``d`` of a budget of ``epochs`` takes effect from epoch
     ``round(d * epochs)`` (0-based), the schedule of He et al.'s ResNets (x0.1
     at 50% and 75% of training) that Smith & Topin compare one-cycle with::
 
-        def step_decay(epoch, lr, epochs, drops, factor):
-            return lr * factor ** sum(epoch >= round(d * epochs) for d in drops)
+        def step_decay(epoch, base_lr, epochs, drops, factor):
+            return base_lr * factor ** sum(epoch >= round(d * epochs) for d in drops)
+
+    Every argument after ``epoch`` is keyword-only, and ``base_lr`` is the rate
+    before any drop, not the current one: a ``keras.callbacks.LearningRateScheduler``
+    calls its function as ``f(epoch, lr)`` with the optimizer's *current* rate,
+    which would compound the decay. Passed to that callback as is, this
+    function raises ``TypeError``; :func:`step_decay_arm` wraps it correctly
+    (``lambda epoch, _lr: step_decay(epoch, base_lr=..., epochs=...)``).
 
     Raises:
-        ValueError: if ``lr`` or ``factor`` is not > 0, ``epochs`` is not an
+        ValueError: if ``base_lr`` or ``factor`` is not > 0, ``epochs`` is not an
             integer >= 1 or a drop is outside (0, 1).
 
     Example:
-        >>> [step_decay(e, 0.1, 8) for e in range(8)]  # doctest: +NORMALIZE_WHITESPACE
+        >>> [step_decay(e, base_lr=0.1, epochs=8) for e in range(8)]  # doctest: +NORMALIZE_WHITESPACE
         [0.1, 0.1, 0.1, 0.1, 0.010000000000000002, 0.010000000000000002,
          0.0010000000000000002, 0.0010000000000000002]
     """
-    lr = _positive_real("lr", lr)
+    base_lr = _positive_real("base_lr", base_lr)
     epochs = _positive_int("epochs", epochs)
     factor = _positive_real("factor", factor)
     for d in drops:
         if not 0.0 < d < 1.0:
             _fail("drops", tuple(drops), "fractions of the budget in (0, 1)")
-    return lr * factor ** sum(int(epoch >= round(d * epochs)) for d in drops)
+    return base_lr * factor ** sum(int(epoch >= round(d * epochs)) for d in drops)
 
 
 def target_accuracy(reference_accuracies, fraction: float) -> float:
@@ -285,7 +292,7 @@ def step_decay_arm(
     """
     from lrbook.training import Arm
 
-    step_decay(0, lr, epochs, drops, factor)  # validates
+    step_decay(0, base_lr=lr, epochs=epochs, drops=drops, factor=factor)  # validates
     drops = tuple(drops)
     return Arm(
         lambda: keras.optimizers.SGD(
@@ -293,7 +300,9 @@ def step_decay_arm(
         ),
         callbacks=lambda: [
             keras.callbacks.LearningRateScheduler(
-                lambda e, _lr: step_decay(e, lr, epochs, drops, factor)
+                lambda e, _lr: step_decay(
+                    e, base_lr=lr, epochs=epochs, drops=drops, factor=factor
+                )
             )
         ],
         epochs=int(epochs),

@@ -3,6 +3,7 @@
 References are written out here (NumPy, by hand), never taken from the module.
 """
 
+import functools
 import json
 import math
 
@@ -30,10 +31,15 @@ def test_step_decay_matches_he_et_al():
     # budget 20: x0.1 from epoch 10, x0.01 from epoch 15
     expected = [0.1] * 10 + [0.01] * 5 + [0.001] * 5
     np.testing.assert_allclose(
-        [sc.step_decay(e, 0.1, 20) for e in range(20)], expected, rtol=1e-12
+        [sc.step_decay(e, base_lr=0.1, epochs=20) for e in range(20)],
+        expected,
+        rtol=1e-12,
     )
     np.testing.assert_allclose(
-        [sc.step_decay(e, 1.0, 4, drops=(0.5,), factor=0.5) for e in range(4)],
+        [
+            sc.step_decay(e, base_lr=1.0, epochs=4, drops=(0.5,), factor=0.5)
+            for e in range(4)
+        ],
         [1, 1, 0.5, 0.5],
     )
 
@@ -41,16 +47,44 @@ def test_step_decay_matches_he_et_al():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"lr": 0.0}, "`lr` must be a finite number > 0"),
+        ({"base_lr": 0.0}, "`base_lr` must be a finite number > 0"),
         ({"epochs": 0}, "`epochs` must be an integer >= 1"),
         ({"factor": -1.0}, "`factor` must be a finite number > 0"),
         ({"drops": (0.5, 1.0)}, r"`drops` must be fractions of the budget in \(0, 1\)"),
     ],
 )
 def test_step_decay_errors(kwargs, message):
-    args = {"epoch": 0, "lr": 0.1, "epochs": 10, **kwargs}
+    args = {"epoch": 0, "base_lr": 0.1, "epochs": 10, **kwargs}
     with pytest.raises(ValueError, match=message):
         sc.step_decay(**args)
+
+
+def test_step_decay_cannot_be_handed_to_learning_rate_scheduler():
+    """Keras calls f(epoch, current_lr): a base-rate function would compound the decay."""
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x, y = np.zeros((4, 2), "float32"), np.zeros(4, "float32")
+    with pytest.raises(TypeError):
+        model.fit(
+            x,
+            y,
+            epochs=3,
+            verbose=0,
+            # What a user would write; with the rate as its second positional
+            # argument, Keras would pass the current rate and compound the decay.
+            callbacks=[
+                keras.callbacks.LearningRateScheduler(
+                    functools.partial(sc.step_decay, epochs=3)
+                )
+            ],
+        )
+    # The arm's wrapper reads the base rate, not the current one: no compounding.
+    arm = sc.step_decay_arm(0.1, epochs=4)
+    (scheduler,) = arm.callbacks()
+    rates = [scheduler.schedule(e, 0.001) for e in range(4)]
+    np.testing.assert_allclose(rates, [0.1, 0.1, 0.01, 0.001], rtol=1e-12)
 
 
 def test_target_rule_is_a_fraction_of_the_reference_mean():
@@ -299,7 +333,7 @@ def _tiny():
 
 def test_run_comparison_trains_per_budget_families_once_per_budget():
     ds = _tiny()
-    build = lambda: models.cnn1d(ds.input_shape, num_classes=2, filters=(4,))  # noqa: E731
+    build = lambda: models.cnn1d(ds.input_shape, num_classes=2, filters=(4,))
     fams = {
         "oc": sc.Family(
             lambda e: sc.one_cycle_arm(0.1, e, sc.steps_per_epoch(64, 32)),
@@ -336,8 +370,8 @@ def test_run_comparison_errors():
 
 
 def test_resnet20_parameter_count_by_hand_and_cifar_shape():
-    conv = lambda k, cin, cout: k * k * cin * cout  # noqa: E731  (no bias under batch norm)
-    bn = lambda c: 4 * c  # noqa: E731
+    conv = lambda k, cin, cout: k * k * cin * cout
+    bn = lambda c: 4 * c
     stem = conv(3, 3, 16) + bn(16)
     stage0 = 3 * 2 * (conv(3, 16, 16) + bn(16))
     stage1 = (
@@ -403,7 +437,7 @@ def test_cifar_variant_trains_one_cycle_on_a_resnet():
     )
     build = lambda: sc.set_batch_norm_momentum(
         models.resnet(ds.input_shape, depth=8, width=0.25), 0.9
-    )  # noqa: E731
+    )
     fams = {
         "one-cycle": sc.Family(
             lambda e: sc.one_cycle_arm(0.1, e, sc.steps_per_epoch(16, 8)),
