@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lrbook._validation import integer
+
 __all__ = [
     "NAMES",
     "OFFLINE_NAMES",
@@ -108,17 +110,25 @@ def load(
     name: str = "mnist1d",
     *,
     seed: int | None = None,
+    split_seed: int = 0,
     n_train: int | None = None,
     validation_split: float = 0.0,
     data_dir: str | None = None,
 ) -> Dataset:
-    """Load a data set by name, deterministically for a seed.
+    """Load a data set by name, deterministically for its two seeds.
+
+    Two seeds, for two different things: ``seed`` draws the data set itself
+    (only MNIST-1D is generated), ``split_seed`` cuts it (the digits'
+    train/test split, an ``n_train`` subset and the validation split). So a
+    new validation split of the same data is ``split_seed=1``, and a new draw
+    of MNIST-1D with the usual split is ``seed=1``.
 
     Args:
         name: one of :data:`NAMES`.
-        seed: seed of the generation (MNIST-1D; default 42, which gives the
-            published data set), of the train/test split (digits; default 0)
-            and of the validation split (all).
+        seed: seed of the generation, MNIST-1D only (default 42, which gives
+            the published data set). The other data sets are fixed files:
+            giving them a ``seed`` is a ``ValueError``.
+        split_seed: seed of every split (an integer >= 0; default 0).
         n_train: number of training samples before the validation split.
             MNIST-1D: any multiple of 8 (default 4000, the published size;
             16000 is the larger variant), with a test set a quarter that size.
@@ -131,8 +141,9 @@ def load(
         A :class:`Dataset`.
 
     Raises:
-        ValueError: unknown name, non-positive ``n_train``, or a
-            ``validation_split`` outside ``[0, 1)``.
+        ValueError: unknown name, a ``seed`` for a data set that is not
+            generated, a negative ``split_seed``, non-positive ``n_train``, or
+            a ``validation_split`` outside ``[0, 1)``.
         DatasetUnavailableError: an online data set that is not cached and
             cannot be reached; the message names the offline alternatives.
 
@@ -145,6 +156,12 @@ def load(
         raise ValueError(
             f"Argument `name` must be one of {NAMES}. Received: name={name!r}"
         )
+    if seed is not None and name != "mnist1d":
+        raise ValueError(
+            f"Argument `seed` must be None for {name!r}, a fixed data set (its splits "
+            f"follow `split_seed`). Received: seed={seed!r}"
+        )
+    split_seed = integer("split_seed", split_seed, low=0)
     if n_train is not None and (
         not isinstance(n_train, (int, np.integer)) or n_train <= 0
     ):
@@ -159,11 +176,11 @@ def load(
     if name == "mnist1d":
         data = _load_mnist1d(seed=42 if seed is None else seed, n_train=n_train or 4000)
     elif name == "digits":
-        data = _load_digits(seed=0 if seed is None else seed)
+        data = _load_digits(seed=split_seed)
     else:
         data = _load_online(name, data_dir=data_dir)
 
-    rng = np.random.default_rng(0 if seed is None else seed)
+    rng = np.random.default_rng(split_seed)
     if n_train is not None and name != "mnist1d":
         if n_train > len(data.y_train):
             raise ValueError(
@@ -177,7 +194,10 @@ def load(
         data.x_val, data.y_val = data.x_train[val_idx], data.y_train[val_idx]
         data.x_train, data.y_train = data.x_train[train_idx], data.y_train[train_idx]
     data.metadata.update(
-        seed=seed, n_train=len(data.y_train), validation_split=validation_split
+        seed=seed,
+        split_seed=split_seed,
+        n_train=len(data.y_train),
+        validation_split=validation_split,
     )
     return data
 

@@ -111,3 +111,31 @@ def test_offline_probe_is_fast_here(tmp_path):
     with pytest.raises(data.DatasetUnavailableError):
         data.load("fashion_mnist", data_dir=str(tmp_path))
     assert time.perf_counter() - t0 < 10
+
+
+def test_seed_draws_the_data_split_seed_cuts_it():
+    base = data.load("mnist1d", validation_split=0.2)
+    resplit = data.load("mnist1d", validation_split=0.2, split_seed=1)
+    redrawn = data.load("mnist1d", validation_split=0.2, seed=1)
+    # Same data set, cut differently: the union of train and validation is the same rows.
+    rows = lambda d: sorted(map(bytes, np.concatenate([d.x_train, d.x_val])))
+    assert rows(base) == rows(resplit)
+    assert not np.array_equal(base.x_val, resplit.x_val)
+    np.testing.assert_array_equal(base.x_test, resplit.x_test)
+    # A new draw: other samples.
+    assert rows(base) != rows(redrawn)
+    assert not np.array_equal(base.x_test, redrawn.x_test)
+    assert base.metadata["split_seed"] == 0 and resplit.metadata["split_seed"] == 1
+
+
+def test_digits_splits_follow_split_seed_and_refuse_a_seed():
+    a, b = data.load("digits"), data.load("digits", split_seed=1)
+    assert not np.array_equal(a.y_test, b.y_test)
+    with pytest.raises(
+        ValueError, match=r"Argument `seed` must be None for 'digits'.*Received: seed=3"
+    ):
+        data.load("digits", seed=3)
+    with pytest.raises(
+        ValueError, match=r"Argument `split_seed` must be an integer >= 0"
+    ):
+        data.load("mnist1d", split_seed=-1)
