@@ -19,7 +19,10 @@ def test_resolve_profile(monkeypatch):
     ):
         env.resolve_profile("fast")
     monkeypatch.setenv("LRBOOK_PROFILE", "slow")
-    with pytest.raises(ValueError, match=r"Environment variable `LRBOOK_PROFILE` must be one of .* Received: LRBOOK_PROFILE="):
+    with pytest.raises(
+        ValueError,
+        match=r"Environment variable `LRBOOK_PROFILE` must be one of .* Received: LRBOOK_PROFILE=",
+    ):
         env.resolve_profile(None)
 
 
