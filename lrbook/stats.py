@@ -25,6 +25,7 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,6 +35,7 @@ __all__ = [
     "PairedComparison",
     "Summary",
     "Verdict",
+    "WelchResult",
     "adjust_pvalues",
     "format_mean_std",
     "format_p",
@@ -462,7 +464,18 @@ def verdict(
 # ----------------------------------------------------------------------------- unpaired
 
 
-def welch_t_test(a, b) -> tuple[float, float, float]:
+class WelchResult(NamedTuple):
+    """What :func:`welch_t_test` returns; unpacks as ``t, dof, p``."""
+
+    #: Welch's t statistic.
+    statistic: float
+    #: Welch-Satterthwaite degrees of freedom.
+    dof: float
+    #: Two-sided p-value.
+    p_value: float
+
+
+def welch_t_test(a, b) -> WelchResult:
     """Welch's unequal-variance t-test of ``mean(a) == mean(b)``, two-sided, for unpaired data.
 
     Use it only when the two samples are not paired by seed (different
@@ -477,16 +490,18 @@ def welch_t_test(a, b) -> tuple[float, float, float]:
                {\\frac{(s_a^2/n_a)^2}{n_a-1} + \\frac{(s_b^2/n_b)^2}{n_b-1}}
 
     Returns:
-        ``(t, dof, p)``. When both samples have zero variance, ``t`` is
+        A :class:`WelchResult` ``(statistic, dof, p_value)``, which unpacks as
+        ``t, dof, p``. When both samples have zero variance, ``t`` is
         ``±inf`` (``p = 0``) if the means differ and ``nan`` otherwise.
 
     Raises:
         ValueError: if either sample has fewer than two values.
 
     Example:
-        >>> t, dof, p = welch_t_test([0.95, 0.94, 0.96], [0.90, 0.91, 0.89])
-        >>> p < 0.01
-        True
+        >>> result = welch_t_test([0.95, 0.94, 0.96], [0.90, 0.91, 0.89])
+        >>> result.p_value < 0.01, round(result.dof, 6)
+        (True, 4.0)
+        >>> t, dof, p = result  # a named tuple
     """
     from scipy import stats as sps
 
@@ -501,10 +516,10 @@ def welch_t_test(a, b) -> tuple[float, float, float]:
     if np.var(a) == 0 and np.var(b) == 0:
         diff = float(np.mean(a) - np.mean(b))
         if diff == 0:
-            return float("nan"), float("nan"), float("nan")
-        return math.copysign(math.inf, diff), float("nan"), 0.0
+            return WelchResult(float("nan"), float("nan"), float("nan"))
+        return WelchResult(math.copysign(math.inf, diff), float("nan"), 0.0)
     res = sps.ttest_ind(a, b, equal_var=False)
-    return float(res.statistic), float(res.df), float(res.pvalue)
+    return WelchResult(float(res.statistic), float(res.df), float(res.pvalue))
 
 
 def format_mean_std(

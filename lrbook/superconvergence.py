@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -54,6 +54,8 @@ from lrbook.env import quiet_import_tensorflow
 from lrbook.stats import adjust_pvalues, paired_comparison, summarize, verdict
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from lrbook.training import Arm
 
 quiet_import_tensorflow()
@@ -62,6 +64,8 @@ import keras
 __all__ = [
     "ComparisonSummary",
     "Family",
+    "LRSweep",
+    "RangeTestPeak",
     "adam_arm",
     "article_arm",
     "constant_arm",
@@ -431,6 +435,24 @@ def one_cycle_arm(
 # ----------------------------------------------------------------------------- tuning
 
 
+class LRSweep(NamedTuple):
+    """What :func:`tune_lr` returns; unpacks as ``best_lr, table``."""
+
+    #: The rate with the best mean of the metric on the validation split.
+    best_lr: float
+    #: Indexed by rate (``lr``): ``mean``, ``std``, ``n`` and ``rank`` of the metric.
+    table: pd.DataFrame
+
+
+class RangeTestPeak(NamedTuple):
+    """What :func:`range_test_max_lr` returns; unpacks as ``max_lr, results``."""
+
+    #: ``factor`` times the geometric mean over seeds of the rule's suggestion.
+    max_lr: float
+    #: One :class:`lrbook.lr_rules.LRFinderResult` per seed.
+    results: list
+
+
 def tune_lr(
     build,
     make_arm: Callable,
@@ -458,8 +480,8 @@ def tune_lr(
         progress: show a progress bar.
 
     Returns:
-        ``(best_lr, table)``: the table is indexed by rate (``lr``) with
-        ``mean``, ``std``, ``n`` and ``rank`` of ``metric``.
+        An :class:`LRSweep` ``(best_lr, table)``: the table is indexed by rate
+        (``lr``) with ``mean``, ``std``, ``n`` and ``rank`` of ``metric``.
 
     Raises:
         ValueError: as :func:`lrbook.tuning.tune` (no rate, a test metric, no
@@ -490,7 +512,7 @@ def tune_lr(
         progress=progress,
     )
     table = result.table[["mean", "std", "n", "rank"]].rename_axis("lr")
-    return float(result.best), table
+    return LRSweep(float(result.best), table)
 
 
 def range_test_max_lr(
@@ -510,7 +532,8 @@ def range_test_max_lr(
     that seed (``training.initial_weights``), with SGD and ``momentum``.
 
     Returns:
-        ``(max_lr, results)``, ``results`` the list of :class:`lrbook.lr_rules.LRFinderResult`.
+        A :class:`RangeTestPeak` ``(max_lr, results)``, ``results`` the list of
+        :class:`lrbook.lr_rules.LRFinderResult`, one per seed.
 
     Raises:
         ValueError: if ``factor`` is not > 0 or no seed gives a finite suggestion.
@@ -553,7 +576,7 @@ def range_test_max_lr(
             list(seeds),
             f"seeds whose range test gives a finite {rule!r} suggestion",
         )
-    return float(factor * np.exp(np.mean(np.log(values)))), results
+    return RangeTestPeak(float(factor * np.exp(np.mean(np.log(values)))), results)
 
 
 # ----------------------------------------------------------------------------- running

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from lrbook import stats
 from lrbook.stats import (
     NO_DIFFERENCE,
     Summary,
@@ -270,3 +271,17 @@ def test_format_p():
     assert format_p(0.0423) == "p = 0.042"
     assert format_p(0.0004) == "p < 0.001"
     assert format_p(float("nan")) == "p = nan"
+
+
+def test_welch_returns_a_named_result_that_unpacks_as_before():
+    from scipy import stats as sps
+
+    a, b = [0.95, 0.94, 0.96, 0.93], [0.90, 0.91, 0.89]
+    result = stats.welch_t_test(a, b)
+    ref = sps.ttest_ind(a, b, equal_var=False)
+    assert isinstance(result, stats.WelchResult)
+    assert result.statistic == pytest.approx(ref.statistic)
+    assert result.dof == pytest.approx(ref.df)
+    assert result.p_value == pytest.approx(ref.pvalue)
+    t, dof, p = result
+    assert (t, dof, p) == tuple(result)

@@ -448,3 +448,19 @@ def test_cifar_variant_trains_one_cycle_on_a_resnet():
         {"default": build}, fams, ds, budgets=[1], seeds=[0], batch_size=8
     )
     assert len(df) == 1 and np.isfinite(df.loss).all()
+
+
+def test_tuning_helpers_return_named_results():
+    from lrbook import data
+
+    ds = data.load("mnist1d", n_train=160, validation_split=0.2)
+    build = lambda: models.cnn1d(filters=(8,))
+    sweep = sc.tune_lr(build, sc.constant_arm, [0.01, 0.1], ds, seeds=[0], epochs=1)
+    assert isinstance(sweep, sc.LRSweep)
+    assert sweep.best_lr in (0.01, 0.1) and list(sweep.table.index) == [0.01, 0.1]
+    best, table = sweep
+    assert best == sweep.best_lr and table is sweep.table
+    peak = sc.range_test_max_lr(build, ds, seeds=[0], num_steps=20)
+    assert isinstance(peak, sc.RangeTestPeak) and len(peak.results) == 1
+    max_lr, results = peak
+    assert max_lr == peak.max_lr > 0 and results is peak.results
