@@ -18,6 +18,12 @@ The helper package of the book *lrbook*. What Keras 3 lacks, at the top level:
 >>> schedule = lrbook.OneCycle(max_lr=0.1, total_steps=1000)
 >>> optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9)
 
+The book's own machinery ships too, because the chapters import it:
+:mod:`lrbook.plotting` (figures in the book's style), :mod:`lrbook.notebook`
+(values glued into a chapter's text) and :mod:`lrbook.book` (the build, which
+works on a checkout of the book's repository). A training script needs none of
+them.
+
 Submodules are imported lazily so that
 ``import lrbook`` stays cheap and TensorFlow is only loaded (quietly, see
 :func:`lrbook.env.quiet_import_tensorflow`) when a Keras-facing module is used.

@@ -1,5 +1,14 @@
 """Build the book: execute every chapter with papermill, then render with Jupyter Book v1.
 
+**The book's machinery, not the library's.** This module (like
+:mod:`lrbook.notebook` and :func:`lrbook.plotting.book_style`) ships in the
+package because the chapters import it, in Colab too, but it works on a
+checkout of the book's repository: the folder with ``_toc.yml`` and
+``notebooks/``. It finds that folder as :func:`find_root` says (``$LRBOOK_ROOT``,
+the checkout this package was installed from in development mode, or the
+working directory or one above it); installed from a wheel and run elsewhere,
+its commands stop with a message saying so.
+
 Usage (from the repository root)::
 
     python -m lrbook.book build --profile full        # execute all, render _build/html
@@ -44,6 +53,8 @@ from pathlib import Path
 
 __all__ = [
     "ROOT",
+    "ROOT_ENV",
+    "find_root",
     "notebooks",
     "has_nvidia_gpu",
     "requirements",
@@ -53,8 +64,49 @@ __all__ = [
     "main",
 ]
 
-#: The repository root (the folder holding ``_config.yml``).
-ROOT = Path(__file__).resolve().parent.parent
+#: Environment variable naming the book's checkout (see :func:`find_root`).
+ROOT_ENV = "LRBOOK_ROOT"
+
+
+def _is_checkout(path: Path) -> bool:
+    return (path / "_toc.yml").is_file() and (path / "notebooks").is_dir()
+
+
+def find_root(cwd: Path | None = None) -> Path | None:
+    """The book's checkout, or ``None`` when there is none to be found.
+
+    In this order: ``$LRBOOK_ROOT`` (which must then be a checkout); the folder
+    above this package, when it is one (an editable install or ``python -m``
+    from the repository); ``cwd`` (default: the working directory) or the
+    first folder above it that is one. A checkout is a folder with
+    ``_toc.yml`` and ``notebooks/``.
+
+    Raises:
+        ValueError: if ``$LRBOOK_ROOT`` is set to a folder that is not a checkout.
+    """
+    named = os.environ.get(ROOT_ENV)
+    if named:
+        path = Path(named).expanduser().resolve()
+        if not _is_checkout(path):
+            raise ValueError(
+                f"Environment variable `{ROOT_ENV}` must name the book's checkout (a "
+                f"folder with _toc.yml and notebooks/). Received: {ROOT_ENV}={named!r}"
+            )
+        return path
+    beside = Path(__file__).resolve().parent.parent
+    if _is_checkout(beside):
+        return beside
+    here = (cwd or Path.cwd()).resolve()
+    for path in (here, *here.parents):
+        if _is_checkout(path):
+            return path
+    return None
+
+
+_FOUND = find_root()
+#: The repository root (the folder holding ``_config.yml``); where no checkout
+#: is found, the folder above the package, and :func:`main` refuses to run.
+ROOT = _FOUND or Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 #: Tag papermill gives the cell it injects; the build hides it from the page.
 INJECTED_TAG = "injected-parameters"
@@ -685,6 +737,13 @@ def main(argv=None) -> int:
         help="stop at the first failing notebook",
     )
     args = parser.parse_args(argv)
+    if _FOUND is None:
+        parser.exit(
+            2,
+            f"python -m lrbook.book: no checkout of the book here. These commands build the "
+            f"book from its repository (a folder with _toc.yml and notebooks/): run them "
+            f"there, or set {ROOT_ENV} to it. The lrbook library itself needs none of this.\n",
+        )
     if args.command == "requirements":
         print(requirements(args.device), end="")
         return 0

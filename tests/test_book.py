@@ -1,7 +1,9 @@
 """The build pipeline: papermill execution, manifest, failure handling."""
 
 import json
+import os
 import re
+import sys
 
 import nbformat
 import pytest
@@ -264,3 +266,61 @@ def test_results_page_states_render_date_and_each_chapters_run(tmp_path):
     assert re.search(r"rendered on \d{4}-\d\d-\d\d at \d\d:\d\d UTC", page)
     assert page.count("Executed on 2026-12-01 at 10:00 UTC in 12 s") == len(entries)
     assert "lrbook 9.9.9" in page and "reused that run" in page
+
+
+def _installed_copy(tmp_path):
+    """lrbook as a wheel would install it: the package alone, outside any checkout."""
+    import shutil
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(
+        book.ROOT / "lrbook",
+        site / "lrbook",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    return site
+
+
+def _run_book(args, *, cwd, site, extra_env=None):
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "LRBOOK_ROOT"}
+    env["PYTHONPATH"] = str(site)
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "lrbook.book", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_installed_package_outside_a_checkout_says_so(tmp_path):
+    site = _installed_copy(tmp_path)
+    elsewhere = tmp_path / "work"
+    elsewhere.mkdir()
+    out = _run_book(["list"], cwd=elsewhere, site=site)
+    assert out.returncode == 2, out.stderr
+    assert "no checkout of the book here" in out.stderr and "LRBOOK_ROOT" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_installed_package_finds_the_checkout_from_cwd_or_lrbook_root(tmp_path):
+    site = _installed_copy(tmp_path)
+    expected = [p.relative_to(book.ROOT).as_posix() for p in book.notebooks()]
+    inside = _run_book(["list"], cwd=book.ROOT / "notebooks", site=site)
+    assert inside.returncode == 0, inside.stderr
+    assert inside.stdout.split() == expected
+    named = _run_book(
+        ["list"], cwd=tmp_path, site=site, extra_env={"LRBOOK_ROOT": str(book.ROOT)}
+    )
+    assert named.returncode == 0 and named.stdout.split() == expected
+    wrong = _run_book(
+        ["list"], cwd=tmp_path, site=site, extra_env={"LRBOOK_ROOT": str(tmp_path)}
+    )
+    assert wrong.returncode != 0
+    assert "Environment variable `LRBOOK_ROOT` must name the book's checkout" in (
+        wrong.stderr
+    )
