@@ -83,6 +83,11 @@ def find_root(cwd: Path | None = None) -> Path | None:
 
     Raises:
         ValueError: if ``$LRBOOK_ROOT`` is set to a folder that is not a checkout.
+
+    Example:
+        >>> root = find_root()   # None outside a checkout (a wheel, elsewhere)
+        >>> root is None or (root / "_toc.yml").is_file()
+        True
     """
     named = os.environ.get(ROOT_ENV)
     if named:

@@ -465,7 +465,12 @@ def verdict(
 
 
 class WelchResult(NamedTuple):
-    """What :func:`welch_t_test` returns; unpacks as ``t, dof, p``."""
+    """What :func:`welch_t_test` returns; unpacks as ``t, dof, p``.
+
+    Example:
+        >>> WelchResult(statistic=2.5, dof=4.0, p_value=0.067).p_value
+        0.067
+    """
 
     #: Welch's t statistic.
     statistic: float

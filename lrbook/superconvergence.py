@@ -436,7 +436,15 @@ def one_cycle_arm(
 
 
 class LRSweep(NamedTuple):
-    """What :func:`tune_lr` returns; unpacks as ``best_lr, table``."""
+    """What :func:`tune_lr` returns; unpacks as ``best_lr, table``.
+
+    Example:
+        >>> import pandas as pd
+        >>> sweep = LRSweep(0.1, pd.DataFrame({"mean": [0.90, 0.93]}, index=[0.03, 0.1]))
+        >>> best_lr, table = sweep
+        >>> best_lr, len(table)
+        (0.1, 2)
+    """
 
     #: The rate with the best mean of the metric on the validation split.
     best_lr: float
@@ -445,7 +453,13 @@ class LRSweep(NamedTuple):
 
 
 class RangeTestPeak(NamedTuple):
-    """What :func:`range_test_max_lr` returns; unpacks as ``max_lr, results``."""
+    """What :func:`range_test_max_lr` returns; unpacks as ``max_lr, results``.
+
+    Example:
+        >>> max_lr, results = RangeTestPeak(0.4, [])
+        >>> max_lr
+        0.4
+    """
 
     #: ``factor`` times the geometric mean over seeds of the rule's suggestion.
     max_lr: float
