@@ -937,7 +937,10 @@ def test_one_shot_generator_ends_the_test_with_a_warning():
 
 @pytest.fixture(scope="module")
 def compiled_model():
-    return _softmax_regression(keras.optimizers.SGD(0.1))
+    """Trained for one epoch: every variable, the optimizer's momentum included, has a value."""
+    model = _softmax_regression(keras.optimizers.SGD(0.1, momentum=0.9))
+    model.fit(_X, _Y, batch_size=4, epochs=1, verbose=0)
+    return model
 
 
 _X, _Y = _classification_data(n=16)
@@ -1038,11 +1041,11 @@ _X, _Y = _classification_data(n=16)
 def test_value_errors(compiled_model, kwargs, message):
     args = {"x": _X, "y": _Y, "batch_size": 4}
     args.update(kwargs)
-    before = _state(compiled_model) if compiled_model.optimizer.built else None
+    before = _state(compiled_model)
+    assert any("momentum" in path for path, _ in before)  # the optimizer's state is in
     with pytest.raises(ValueError, match=message):
         lr_range_test(compiled_model, **args)
-    if before is not None:
-        _assert_same_state(before, _state(compiled_model))
+    _assert_same_state(before, _state(compiled_model))
 
 
 def test_uncompiled_model_and_callback_errors():
