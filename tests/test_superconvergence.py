@@ -347,8 +347,30 @@ def test_run_comparison_trains_per_budget_families_once_per_budget():
     runs = df.groupby("arm").epoch.max().to_dict()
     assert runs == {"oc@1": 1, "oc@2": 2, "const@2": 2}
     assert list(dict.fromkeys(df.family)) == ["oc", "const"]
-    s = sc.summarize_comparison(df, target=0.0, method="oc")
-    assert list(s.hits.epochs) == [1.0, 1.0]  # target 0: everyone hits at epoch 1
+    # The table feeds the summary: each family read at the end of each budget, by hand
+    # (oc from its own run of that length, const from its one run at that epoch).
+    acc = df.set_index(["arm", "epoch"]).test_accuracy
+    reading = {
+        ("oc", 1): acc[("oc@1", 1)],
+        ("oc", 2): acc[("oc@2", 2)],
+        ("const", 1): acc[("const@2", 1)],
+        ("const", 2): acc[("const@2", 2)],
+    }
+    # A target that the best family reaches after one epoch, and no family above it: a
+    # family below it at budget 1 must wait for budget 2 (or miss), so the hits differ
+    # from an "everyone at epoch 1" answer whenever the runs differ at budget 1.
+    target = max(reading[("oc", 1)], reading[("const", 1)])
+    expected = []
+    for fam in ("oc", "const"):
+        hit = [b for b in (1, 2) if reading[(fam, b)] >= target]
+        expected.append(float(hit[0]) if hit else math.nan)
+    s = sc.summarize_comparison(df, target=target, method="oc")
+    assert list(s.hits.family) == ["oc", "const"]
+    np.testing.assert_array_equal(s.hits.epochs.to_numpy(), expected)
+    above = sc.summarize_comparison(
+        df, target=max(reading.values()) + 1e-6, method="oc"
+    )
+    assert above.hits.epochs.isna().all()
 
 
 def test_run_comparison_errors():
