@@ -54,6 +54,7 @@ __all__ = [
     "probe_worker",
     "ps_worker",
     "replica_gradients",
+    "reserve_ports",
     "run_cluster",
     "tf_config",
     "train_delayed_sgd",
@@ -191,26 +192,77 @@ def replica_gradients(strategy, model, x, y, loss_fn=None) -> list:
 # ----------------------------------------------------------------------------- worker processes
 
 
+def _bind_free(n: int, host: str) -> list[socket.socket]:
+    """``n`` sockets bound to distinct ports of ``host`` that the OS picked, not listening.
+
+    Each is bound without ``SO_REUSEADDR`` (so the OS picks a port no socket holds), then
+    marked ``SO_REUSEADDR``: a server that sets it too (gRPC, hence ``tf.distribute.Server``)
+    can bind and listen on the port while this socket still holds it, and any other bind
+    to it, a port-0 bind included, is refused until this socket is closed.
+    """
+    _check("n", n, isinstance(n, int) and n >= 1, "a positive integer")
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((host, 0))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    except BaseException:
+        for s in socks:
+            s.close()
+        raise
+    return socks
+
+
 def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
     """``n`` distinct TCP ports free on ``host`` right now (the OS picks them).
+
+    The ports are released when this returns, so another process may take one before
+    you bind it; to hold them until your servers are up, use :func:`reserve_ports`.
 
     Example:
         >>> ports = free_ports(2)
         >>> len(set(ports))
         2
     """
-    _check("n", n, isinstance(n, int) and n >= 1, "a positive integer")
-    socks, ports = [], []
+    socks = _bind_free(n, host)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@contextlib.contextmanager
+def reserve_ports(n: int, host: str = "127.0.0.1"):
+    """Hold ``n`` distinct free TCP ports of ``host`` for servers that you start inside the block.
+
+    The ports stay bound (not listening, with ``SO_REUSEADDR``) until the block ends: a
+    server that sets ``SO_REUSEADDR``, as gRPC's and so ``tf.distribute.Server`` do, can
+    listen on them, and nothing else can bind them, not even another process asking the
+    OS for a free port. That closes the race of :func:`free_ports` (a port found free,
+    released, and taken by someone else before the server binds it).
+
+    Yields:
+        The list of ports.
+
+    Example:
+        >>> with reserve_ports(2) as ports:
+        ...     probe = socket.socket()
+        ...     try:
+        ...         probe.bind(("127.0.0.1", ports[0]))
+        ...     except OSError:
+        ...         print("held")
+        ...     finally:
+        ...         probe.close()
+        held
+    """
+    socks = _bind_free(n, host)
     try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((host, 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
+        yield [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:
             s.close()
-    return ports
 
 
 def tf_config(cluster: dict, task_type: str, index: int) -> dict:
@@ -250,10 +302,20 @@ def loopback_cluster(workers: int, ps: int = 0, host: str = "127.0.0.1") -> dict
     """A cluster spec with free loopback ports: ``workers`` workers, ``ps`` parameter servers and,
     with parameter servers, one ``chief`` (the coordinator).
 
+    The ports come from :func:`free_ports` and are not held; :func:`run_cluster` holds its
+    own with :func:`reserve_ports` until its processes end.
+
     Example:
         >>> sorted(loopback_cluster(2, ps=1))
         ['chief', 'ps', 'worker']
     """
+    _check_cluster_shape(workers, ps)
+    return _cluster_spec(
+        workers, ps, host, free_ports(_cluster_size(workers, ps), host)
+    )
+
+
+def _check_cluster_shape(workers, ps):
     _check(
         "workers",
         workers,
@@ -261,7 +323,14 @@ def loopback_cluster(workers: int, ps: int = 0, host: str = "127.0.0.1") -> dict
         "a positive integer",
     )
     _check("ps", ps, isinstance(ps, int) and ps >= 0, "a non-negative integer")
-    ports = iter(free_ports(workers + ps + (1 if ps else 0), host))
+
+
+def _cluster_size(workers: int, ps: int) -> int:
+    return workers + ps + (1 if ps else 0)
+
+
+def _cluster_spec(workers: int, ps: int, host: str, ports: list[int]) -> dict:
+    ports = iter(ports)
     cluster = {"worker": [f"{host}:{next(ports)}" for _ in range(workers)]}
     if ps:
         cluster["ps"] = [f"{host}:{next(ports)}" for _ in range(ps)]
@@ -338,10 +407,12 @@ def run_cluster(
       which typically builds ``ParameterServerStrategy`` and a
       ``ClusterCoordinator`` (asynchronous updates). One result, the chief's.
 
-    Ports are picked free on 127.0.0.1. Every process runs in its own session
-    and, whatever happens (a process fails, the timeout passes, the caller is
-    interrupted), all of them are killed before this function returns, so a
-    hung worker cannot hang the caller.
+    The ports, free on 127.0.0.1, are held (:func:`reserve_ports`) until every
+    process has ended, so no other program can take one before its server binds
+    it: two clusters started side by side (``pytest -n 2``) cannot collide. Every
+    process runs in its own session and, whatever happens (a process fails, the
+    timeout passes, the caller is interrupted), all of them are killed before this
+    function returns, so a hung worker cannot hang the caller.
 
     Args:
         target: ``"module:function"``, importable in a fresh Python process;
@@ -384,7 +455,7 @@ def run_cluster(
         raise ValueError(
             f"Argument `kwargs` must be JSON-serializable. Received: kwargs={kwargs!r}"
         ) from err
-    cluster = loopback_cluster(workers, ps)
+    _check_cluster_shape(workers, ps)
     package_root = str(Path(__file__).resolve().parent.parent)
     base_env = dict(os.environ)
     base_env["PYTHONPATH"] = os.pathsep.join(
@@ -400,7 +471,11 @@ def run_cluster(
     else:
         runners, servers = [("worker", i) for i in range(workers)], []
     results: list[WorkerResult] = []
-    with tempfile.TemporaryDirectory(prefix="lrbook-cluster-") as tmp:
+    with (
+        reserve_ports(_cluster_size(workers, ps)) as ports,
+        tempfile.TemporaryDirectory(prefix="lrbook-cluster-") as tmp,
+    ):
+        cluster = _cluster_spec(workers, ps, "127.0.0.1", ports)
         procs, logs, outs = {}, {}, {}
 
         def start(task, argv):
@@ -495,17 +570,18 @@ def probe_worker(fail_task: int | None = None, sleep: float = 0.0) -> dict:
     """A cluster task that only reports who it is (and can fail or hang): for checking a cluster.
 
     Args:
-        fail_task: the worker index that raises ``RuntimeError`` (``None``: none).
-        sleep: seconds to sleep first (to stand for a hung worker).
+        fail_task: the worker index that raises ``RuntimeError``, at once (``None``: none).
+        sleep: seconds the other workers sleep before they report (to stand for a hung
+            worker).
 
     Example:
         >>> run_cluster("lrbook.distributed:probe_worker", workers=2)[1].value["index"]  # doctest: +SKIP
         1
     """
     config = json.loads(os.environ["TF_CONFIG"])
-    time.sleep(sleep)
     if fail_task is not None and config["task"]["index"] == fail_task:
         raise RuntimeError(f"probe_worker: task {fail_task} fails on purpose")
+    time.sleep(sleep)
     return {"pid": os.getpid(), **config["task"]}
 
 
@@ -656,8 +732,10 @@ def ps_worker(
     the counter (before its forward pass) and the moment it applied its own.
 
     Returns:
-        ``{"steps", "seconds", "loss" (every 10th step), "staleness" (per step),
-        "test_accuracy", "workers", "variable_devices"}``.
+        ``{"steps", "seconds", "loss" (every 10th step's batch), "staleness" (per
+        step), "order" (per step: its update was the counter's ``order``-th),
+        "train_loss" (on the whole training set, before and after), "test_accuracy",
+        "workers", "variable_devices"}``.
 
     Example:
         >>> run_cluster("lrbook.distributed:ps_worker", workers=2, ps=1,
@@ -702,10 +780,14 @@ def ps_worker(
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             with tf.control_dependencies([optimizer.iterations]):
                 end = counter.assign_add(1)
-            return loss, end - start - 1
+            return loss, end - start - 1, end
 
         return strategy.run(replica_step, args=next(it))
 
+    def train_loss():  # on the whole training set, read by the chief from the ps
+        return float(loss_fn(ds.y_train, model(ds.x_train, training=False)))
+
+    loss_before = train_loss()
     t0 = time.perf_counter()
     remote = [coordinator.schedule(train_step, args=(iterator,)) for _ in range(steps)]
     coordinator.join()
@@ -717,8 +799,10 @@ def ps_worker(
     return {
         "steps": steps,
         "seconds": seconds,
-        "loss": [float(loss) for loss, _ in fetched[::10]],
-        "staleness": [int(st) for _, st in fetched],
+        "loss": [float(loss) for loss, _, _ in fetched[::10]],
+        "staleness": [int(st) for _, st, _ in fetched],
+        "order": [int(end) for _, _, end in fetched],
+        "train_loss": [loss_before, train_loss()],
         "test_accuracy": float(np.mean(np.argmax(logits, -1) == ds.y_test)),
         "workers": int(strategy.extended._num_workers)
         if hasattr(strategy.extended, "_num_workers")

@@ -1,5 +1,6 @@
+import contextlib
 import random
-import time
+import socket
 
 import numpy as np
 import pytest
@@ -103,14 +104,40 @@ def test_online_sets_fail_fast_offline_naming_the_alternatives(
     )
 
 
-def test_offline_probe_is_fast_here(tmp_path):
-    """On a machine without internet the real probe answers within its timeout."""
-    if data._reachable("storage.googleapis.com"):
-        pytest.skip("this machine is online")
-    t0 = time.perf_counter()
-    with pytest.raises(data.DatasetUnavailableError):
+@pytest.mark.parametrize("failure", [socket.timeout, ConnectionRefusedError, OSError])
+def test_offline_probe_is_one_connection_bounded_by_its_timeout(
+    failure, monkeypatch, tmp_path
+):
+    """Offline, ``load`` fails after one probe that waits at most ``_PROBE_TIMEOUT_S``.
+
+    The network layer is replaced, so this runs the same online (GitHub's runners)
+    and offline: the probe that would time out, or be refused, raises here.
+    """
+    calls = []
+
+    def create_connection(address, timeout=None, *args, **kwargs):
+        calls.append((address, timeout))
+        raise failure("no network here")
+
+    monkeypatch.setattr(data.socket, "create_connection", create_connection)
+    with pytest.raises(
+        data.DatasetUnavailableError, match="could not be reached within 3 s"
+    ):
         data.load("fashion_mnist", data_dir=str(tmp_path))
-    assert time.perf_counter() - t0 < 10
+    assert calls == [(("storage.googleapis.com", 443), data._PROBE_TIMEOUT_S)]
+    assert 0 < data._PROBE_TIMEOUT_S <= 10
+
+
+def test_probe_answers_true_when_the_connection_opens(monkeypatch):
+    calls = []
+
+    def create_connection(address, timeout=None, *args, **kwargs):
+        calls.append((address, timeout))
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(data.socket, "create_connection", create_connection)
+    assert data._reachable("example.org", timeout=0.5) is True
+    assert calls == [(("example.org", 443), 0.5)]
 
 
 def test_seed_draws_the_data_split_seed_cuts_it():
