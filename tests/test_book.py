@@ -4,6 +4,7 @@ import json
 import os
 import re
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -324,3 +325,18 @@ def test_installed_package_finds_the_checkout_from_cwd_or_lrbook_root(tmp_path):
     assert "Environment variable `LRBOOK_ROOT` must name the book's checkout" in (
         wrong.stderr
     )
+
+
+def test_book_sh_test_builds_the_site_then_points_the_browser_tests_at_it():
+    """tests/site skips without LRBOOK_SITE: `./book.sh test` must build, then set it."""
+    script = (Path(__file__).resolve().parents[1] / "book.sh").read_text()
+    branch = script[
+        script.index("\n  test)") : script.index(";;", script.index("\n  test)"))
+    ]
+    lines = [line.strip() for line in branch.splitlines()]
+    unit = next(i for i, line in enumerate(lines) if "-m pytest" in line)
+    build = next(i for i, line in enumerate(lines) if "build --profile quick" in line)
+    site = next(i for i, line in enumerate(lines) if "pytest tests/site" in line)
+    assert "--ignore=tests/site" in lines[unit]
+    assert unit < build < site
+    assert lines[site].startswith("LRBOOK_SITE=_build/html ")

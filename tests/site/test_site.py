@@ -1,8 +1,15 @@
 """The rendered site in a real browser (headless Chromium through Playwright).
 
-Run after a build: ``LRBOOK_SITE=_build/html pytest tests/site`` (``./book.sh test`` does it
-on a freshly built quick-profile site). Skips, saying why, only where Chromium is missing.
-Screenshots of every page go to ``_build/screenshots/``.
+They test the site named by ``LRBOOK_SITE``, never a leftover ``_build/html``, which may
+be older than the sources. ``./book.sh test`` builds the quick-profile site first, then
+runs them with ``LRBOOK_SITE=_build/html`` (its step 3). By hand::
+
+    ./book.sh build --profile quick
+    LRBOOK_SITE=_build/html pytest tests/site -rs
+
+Without ``LRBOOK_SITE`` they skip, saying how to run them; with ``LRBOOK_SITE`` naming a
+folder without ``index.html`` they fail (a collection error), and where Chromium is
+missing they skip, saying so. Screenshots of every page go to ``_build/screenshots/``.
 """
 
 from __future__ import annotations
@@ -20,19 +27,32 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SITE = Path(os.environ.get("LRBOOK_SITE", ROOT / "_build" / "html"))
+SITE_ENV = os.environ.get("LRBOOK_SITE")
+SITE = Path(SITE_ENV) if SITE_ENV else None
 SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 # Console messages every Jupyter Book v1 page prints, harmless (see the project brief).
 KNOWN_NOISE = ("'THEBE_JS_URL' has already been declared", "Got invalid theme mode")
 
+HOW_TO_RUN = (
+    "run `./book.sh test` (it builds the quick-profile site, then sets LRBOOK_SITE), or "
+    "`./book.sh build --profile quick` then `LRBOOK_SITE=_build/html pytest tests/site`"
+)
+if SITE is not None and not (SITE / "index.html").is_file():
+    # Asked for a site that is not there: a typo or a failed build, never a skip.
+    pytest.fail(
+        f"LRBOOK_SITE={SITE_ENV} holds no index.html (no built site there); {HOW_TO_RUN}",
+        pytrace=False,
+    )
+
 pytestmark = [
     pytest.mark.skipif(
-        CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
+        SITE is None,
+        reason=f"LRBOOK_SITE is not set, so no site was built for these tests: {HOW_TO_RUN}",
     ),
     pytest.mark.skipif(
-        not (SITE / "index.html").exists(), reason=f"no built site at {SITE}"
+        CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)"
     ),
 ]
 
