@@ -733,7 +733,7 @@ def ps_worker(
 
     Returns:
         ``{"steps", "seconds", "loss" (every 10th step's batch), "staleness" (per
-        step), "order" (per step: its update was the counter's ``order``-th),
+        step), "updates" (the counter's final value: one per update that landed),
         "train_loss" (on the whole training set, before and after), "test_accuracy",
         "workers", "variable_devices"}``.
 
@@ -780,7 +780,7 @@ def ps_worker(
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             with tf.control_dependencies([optimizer.iterations]):
                 end = counter.assign_add(1)
-            return loss, end - start - 1, end
+            return loss, end - start - 1
 
         return strategy.run(replica_step, args=next(it))
 
@@ -799,9 +799,9 @@ def ps_worker(
     return {
         "steps": steps,
         "seconds": seconds,
-        "loss": [float(loss) for loss, _, _ in fetched[::10]],
-        "staleness": [int(st) for _, st, _ in fetched],
-        "order": [int(end) for _, _, end in fetched],
+        "loss": [float(loss) for loss, _ in fetched[::10]],
+        "staleness": [int(st) for _, st in fetched],
+        "updates": int(counter.numpy()),
         "train_loss": [loss_before, train_loss()],
         "test_accuracy": float(np.mean(np.argmax(logits, -1) == ds.y_test)),
         "workers": int(strategy.extended._num_workers)

@@ -345,8 +345,8 @@ def test_parameter_server_cluster_trains_asynchronously(spawned, workers):
     v = result.value
     assert result.task == "chief:0" and v["workers"] == workers
     assert v["variable_devices"] == ["/job:ps/replica:0/task:0/device:CPU:0"]
-    # Every step's update landed exactly once on the parameter server's counter.
-    assert sorted(v["order"]) == list(range(1, steps + 1))
+    # Every step's update landed on the parameter server's counter, once.
+    assert v["updates"] == steps
     staleness = np.array(v["staleness"])
     assert len(staleness) == steps
     if workers == 1:

@@ -19,7 +19,9 @@ PAGES = re.findall(r"(?:root|file):\s*(\S+)", (ROOT / "_toc.yml").read_text())
 
 def edit_url(pagename, suffix):
     """The URL the theme puts on a page's edit button (pydata-sphinx-theme's code path)."""
-    edit_this_page = pytest.importorskip("pydata_sphinx_theme.edit_this_page")
+    # Jupyter Book's theme stack (requirements.txt): if the module moves, this must fail.
+    from pydata_sphinx_theme import edit_this_page
+
     provider_url, user, repo = CONFIG["repository"]["url"].rstrip("/").rsplit("/", 2)
     # What sphinx-book-theme adds to html_context from `repository` (update_context_with_repository_info).
     context = dict(

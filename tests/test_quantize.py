@@ -80,7 +80,6 @@ def test_sizes_and_latency_helpers(trained):
     model, x, _ = trained
     assert quantize.weights_file_bytes(model) > 4 * model.count_params()
     assert quantize.gzipped_bytes(bytes(10_000)) < 100
-    assert quantize.median_latency_s(lambda v: v + 1, x[0], repeats=5) >= 0
     with pytest.raises(
         ValueError, match=r"`repeats` must be an integer >= 1. Received: repeats=0"
     ):
@@ -92,3 +91,19 @@ def test_sizes_and_latency_helpers(trained):
         quantize.to_tflite(model, x, num_calibration=0)
     with pytest.raises(ValueError, match=r"`flatbuffer` must be non-empty bytes"):
         quantize.TFLiteModel(b"")
+
+
+def test_median_latency_times_each_call_after_the_warmup(monkeypatch):
+    """A fake clock that each call moves on by a known duration: the median of the timed ones."""
+    clock = {"now": 0.0}
+    durations = iter([9.0, 9.0] + [0.5, 0.1, 0.3, 0.2, 0.4])  # 2 warm-up calls, 5 timed
+    calls = []
+
+    def predict_one(v):
+        calls.append(v)
+        clock["now"] += next(durations)
+
+    monkeypatch.setattr(quantize.time, "perf_counter", lambda: clock["now"])
+    seconds = quantize.median_latency_s(predict_one, "x", repeats=5, warmup=2)
+    assert calls == ["x"] * 7
+    assert seconds == pytest.approx(0.3)  # the warm-up's 9 s are not timed
