@@ -48,6 +48,7 @@ __all__ = [
     "delayed_gd",
     "delayed_gd_threshold",
     "free_ports",
+    "leftover_processes",
     "linear_scaling",
     "loopback_cluster",
     "mnist1d_worker",
@@ -381,8 +382,27 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-#: Process ids of every cluster process started in this Python process (to check none is left).
+#: Process ids of every cluster process started in this Python process. To check that none
+#: is left, use :func:`leftover_processes` (a PID alone may since belong to another process).
 STARTED_PIDS: list[int] = []
+
+# The Popen object of every cluster process started in this Python process.
+_STARTED: list[subprocess.Popen] = []
+
+
+def leftover_processes() -> list[int]:
+    """PIDs of the cluster processes started here that :func:`run_cluster` has not reaped.
+
+    ``run_cluster`` kills and reaps every process it starts, so this is empty once it
+    returns. It asks each process's own ``Popen`` object (a reaped process has a return
+    code), not ``os.kill(pid, 0)``: a PID is reused by the system once its process is
+    reaped, so a check by PID can see some unrelated process alive.
+
+    Example:
+        >>> leftover_processes()
+        []
+    """
+    return [p.pid for p in _STARTED if p.returncode is None]
 
 
 def run_cluster(
@@ -491,6 +511,7 @@ def run_cluster(
                 start_new_session=True,
             )
             STARTED_PIDS.append(procs[task].pid)
+            _STARTED.append(procs[task])
 
         def fail(task, message):
             logs[task].seek(0)

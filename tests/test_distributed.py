@@ -233,6 +233,20 @@ def test_a_hung_cluster_times_out_and_leaves_no_process(spawned):
         )
     assert len(spawned) == 2 and reaped(spawned)
     assert [p.returncode for p in spawned] == [-signal.SIGKILL] * 2
+    assert D.leftover_processes() == []
+
+
+def test_leftover_processes_asks_each_popen_not_its_pid(monkeypatch):
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        monkeypatch.setattr(D, "_STARTED", [done, running])
+        assert D.leftover_processes() == [running.pid]
+    finally:
+        running.kill()
+        running.wait()
+    assert D.leftover_processes() == []
 
 
 def test_reserved_ports_cannot_be_taken_until_released():
