@@ -269,10 +269,8 @@ def test_reserved_ports_cannot_be_taken_until_released():
         with socket.create_connection(("127.0.0.1", ports[0]), timeout=5):
             pass
         server.close()
-    for port in ports:  # released
-        probe = socket.socket()
-        probe.bind(("127.0.0.1", port))
-        probe.close()
+    # (No check that a port binds again after the block: under pytest -n 2 another test
+    # may take a released port at once, which is the point.)
     with pytest.raises(
         ValueError, match=r"Argument `n` must be a positive integer. Received: n=0"
     ):
