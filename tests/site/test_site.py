@@ -219,6 +219,8 @@ EXERCISE_PAGES = ["notebooks/01_training_basics"]
 def test_exercises_render_and_solutions_stay_collapsed_until_clicked(
     browser, server, doc
 ):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page, _, problems = open_page(browser, f"{server}/{doc}.html")
     try:
         exercises = page.locator("div.exercise.admonition")
@@ -232,7 +234,15 @@ def test_exercises_render_and_solutions_stay_collapsed_until_clicked(
         )
         # sphinx-togglebutton collapses every solution when the page loads: its title
         # (with the button) shows, its prose and code cells do not.
-        page.wait_for_selector("div.solution.admonition button.toggle-button")
+        buttons = solutions.locator("button.toggle-button")
+        try:
+            buttons.first.wait_for(timeout=10_000)
+        except PlaywrightTimeout:
+            pass
+        assert buttons.count() == n, (
+            f"{doc}: {buttons.count()} of {n} solutions got a toggle button "
+            "(each needs `:class: dropdown` on its solution-start)"
+        )
         for i in range(n):
             solution = solutions.nth(i)
             assert "toggle-hidden" in solution.get_attribute("class"), i
