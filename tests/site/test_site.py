@@ -212,7 +212,12 @@ def test_search_finds_a_word_from_a_chapter(browser, server):
 
 
 # A chapter whose Exercises section is written (issue 18); every chapter gets one in time.
-EXERCISE_PAGES = ["notebooks/01_training_basics"]
+EXERCISE_PAGES = [
+    "notebooks/01_training_basics",
+    "notebooks/02_schedules",
+    "notebooks/04_superconvergence",
+    "notebooks/08_scaling_out",
+]
 
 
 @pytest.mark.parametrize("doc", EXERCISE_PAGES)
