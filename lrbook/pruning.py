@@ -24,9 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from lrbook._validation import fraction, positive_int
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 
 __all__ = [
@@ -244,15 +244,22 @@ class MagnitudePruning(keras.callbacks.Callback):
             power=self.power,
         )
 
+    def _synced_kernels(self):
+        # Reading `self.model` makes Keras attach the weights of the running `fit` to
+        # the variables first: on JAX they live apart from them between callbacks.
+        _ = self.model
+        return self._kernels
+
     def _update_masks(self):
         s = self.scheduled_sparsity(self.step)
         self.masks = [
-            magnitude_mask(keras.ops.convert_to_numpy(v), s) for v in self._kernels
+            magnitude_mask(keras.ops.convert_to_numpy(v), s)
+            for v in self._synced_kernels()
         ]
         self.history.append((self.step, s))
 
     def _apply(self):
-        for v, m in zip(self._kernels, self.masks):
+        for v, m in zip(self._synced_kernels(), self.masks):
             v.assign(v * m)
 
     def on_train_begin(self, logs=None):

@@ -36,9 +36,9 @@ from lrbook import annealing
 from lrbook._validation import fail as _fail
 from lrbook._validation import integer as _integer
 from lrbook._validation import real as _real
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 from keras import ops
 

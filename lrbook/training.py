@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 from lrbook.stats import adjust_pvalues, paired_comparison, summarize
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 
 from lrbook.optimizers import unwrap
@@ -38,13 +38,17 @@ __all__ = [
 
 
 def set_seed(seed: int, *, deterministic: bool = False) -> None:
-    """Seed Python, NumPy and the backend; optionally make TensorFlow ops deterministic.
+    """Seed Python, NumPy and the backend; optionally make the backend's ops deterministic.
 
     Args:
         seed: the seed.
-        deterministic: also call ``tf.config.experimental.enable_op_determinism()``
-            (bit-identical reruns, slower on GPU; it cannot be switched off again
-            in the same process).
+        deterministic: also make the backend's ops deterministic (bit-identical
+            reruns, slower on GPU): on TensorFlow
+            ``tf.config.experimental.enable_op_determinism()`` (it cannot be
+            switched off again in the same process), on PyTorch
+            ``torch.use_deterministic_algorithms(True)``; JAX's ops are
+            deterministic already (on a GPU, set
+            ``XLA_FLAGS=--xla_gpu_deterministic_ops=true`` before starting).
 
     Example:
         >>> set_seed(0); a = np.random.rand()
@@ -57,9 +61,15 @@ def set_seed(seed: int, *, deterministic: bool = False) -> None:
         )
     keras.utils.set_random_seed(int(seed))
     if deterministic:
-        import tensorflow as tf
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
 
-        tf.config.experimental.enable_op_determinism()
+            tf.config.experimental.enable_op_determinism()
+        elif backend == "torch":
+            import torch
+
+            torch.use_deterministic_algorithms(True)
 
 
 def initial_weights(build_model: Callable[[], keras.Model], seed: int) -> list:

@@ -14,9 +14,9 @@ import json
 import numpy as np
 import pytest
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 
 from lrbook import optimizers

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras  # noqa: E402
 
 from lrbook import models  # noqa: E402

@@ -280,8 +280,6 @@ def test_near_zero_fraction():
 
 # ----------------------------------------------------------------------------- layer statistics
 def test_layer_statistics_against_a_hand_forward_and_backward_pass():
-    import tensorflow as tf
-
     keras.utils.set_random_seed(0)
     model = models.mlp((6,), num_classes=3, hidden=(5, 4), activation="relu")
     rng = np.random.default_rng(0)
@@ -314,7 +312,6 @@ def test_layer_statistics_against_a_hand_forward_and_backward_pass():
         )
         np.testing.assert_allclose(stats.loc[depth, "act_zero"], np.mean(a == 0))
         np.testing.assert_allclose(stats.loc[depth, "grad_std"], g.std(), rtol=1e-4)
-    del tf
 
 
 def test_layer_statistics_shows_he_keeps_relu_activations_alive_and_errors():
