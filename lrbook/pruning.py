@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrbook._validation import fraction, positive_int
+from lrbook._validation import fail, fraction, positive_int
 from lrbook.env import import_keras
 
 import_keras()
@@ -198,7 +198,8 @@ class MagnitudePruning(keras.callbacks.Callback):
         power: exponent of the schedule.
 
     Raises:
-        ValueError: as :func:`polynomial_sparsity`, or ``frequency < 1``.
+        ValueError: as :func:`polynomial_sparsity`, ``target_sparsity`` of 0
+            (nothing to prune), or ``frequency < 1``.
     """
 
     def __init__(
@@ -214,6 +215,8 @@ class MagnitudePruning(keras.callbacks.Callback):
         super().__init__()
         fraction("initial_sparsity", initial_sparsity)
         fraction("target_sparsity", target_sparsity)
+        if not target_sparsity > 0:  # a target of 0 prunes nothing
+            fail("target_sparsity", target_sparsity, "a number in (0, 1)")
         polynomial_sparsity(
             0,
             initial=initial_sparsity,

@@ -138,6 +138,12 @@ def test_callback_validation_and_config():
     ):
         MagnitudePruning(0.5, frequency=0)
     with pytest.raises(
+        ValueError,
+        match=r"Argument `target_sparsity` must be a number in \(0, 1\). "
+        r"Received: target_sparsity=0",
+    ):
+        MagnitudePruning(0)  # prunes nothing
+    with pytest.raises(
         ValueError, match=r"`target_sparsity` must be a number in \[0, 1\)"
     ):
         MagnitudePruning(1.5)

@@ -825,7 +825,7 @@ ERRORS = [
     (
         lambda: Warmup("0.1", 10),
         (
-            r"Argument `schedule` must be a LearningRateSchedule or a float >= 0. "
+            r"Argument `schedule` must be a LearningRateSchedule or a float > 0. "
             r"Received: schedule='0.1'"
         ),
     ),
@@ -908,7 +908,35 @@ ERRORS = [
     ),
     (
         lambda: OneCycle(-0.1, 100),
-        r"Argument `max_lr` must be >= 0. Received: max_lr=-0.1",
+        r"Argument `max_lr` must be > 0. Received: max_lr=-0.1",
+    ),
+    # Values that make a schedule meaningless: a peak rate of 0, an infinite rate.
+    (
+        lambda: OneCycle(0.0, 100),
+        r"Argument `max_lr` must be > 0. Received: max_lr=0.0",
+    ),
+    (
+        lambda: OneCycle(float("inf"), 100),
+        r"Argument `max_lr` must be a finite number. Received: max_lr=inf",
+    ),
+    (
+        lambda: Warmup(0.0, 10),
+        r"Argument `schedule` must be a LearningRateSchedule or a float > 0. "
+        r"Received: schedule=0.0",
+    ),
+    (
+        lambda: RampUpExpDecay(0.0, 0.0, 0, 6, 0, 0.5),
+        r"Argument `max_lr` must be > 0. Received: max_lr=0",
+    ),
+    (
+        lambda: TriangularCyclicalLearningRate(0, 0.0, 10),
+        r"Arguments `initial_learning_rate` and `maximal_learning_rate` must not both "
+        r"be 0. Received: initial_learning_rate=0, maximal_learning_rate=0.0",
+    ),
+    (
+        lambda: TriangularCyclicalLearningRate(1e-4, float("nan"), 10),
+        r"Argument `maximal_learning_rate` must be a real number. "
+        r"Received: maximal_learning_rate=nan",
     ),
     (
         lambda: OneCycle(0.1, 0),
