@@ -59,15 +59,18 @@ On JAX and PyTorch:
     it tracks (so that the compiled step reads the swept value from the
     optimizer's state), and its schedule back afterwards. TensorFlow is never
     imported there; ``x`` may still be a ``tf.data.Dataset`` where TensorFlow
-    is installed, as Keras allows. The test draws nothing from NumPy's or
-    Python's global generators, but Keras's own ``fit`` shuffles arrays with
-    NumPy's there, and the first ``fit`` of a model that was never built draws
-    one permutation more than a later one (it builds the model from a batch).
-    The test builds the model, so that ``fit`` then shuffles as the ``fit`` of
-    a built model does, and differs from the ``fit`` without the test; with
-    ``shuffle=False``, or on a model already trained, training afterwards is
-    bit for bit the same. Likewise the :class:`LRFinder` callback's own
-    ``fit`` draws its epochs' permutations.
+    is installed, as Keras allows. On PyTorch, where Keras draws an unseeded
+    ``Dropout``'s masks from PyTorch's global generator, the test puts that
+    generator's state back too. The test draws nothing from NumPy's or
+    Python's global generators. But the first ``fit`` of a model that was never
+    built reads a batch to build it first, and there that read draws from a
+    global generator: a permutation from NumPy's on JAX (Keras shuffles arrays
+    with it), the DataLoader's seed from PyTorch's on PyTorch. The test builds
+    the model, so that ``fit`` no longer draws it and trains as the ``fit`` of a
+    built model does, not as the ``fit`` without the test would have; on a
+    model already built or trained, training afterwards is bit for bit the
+    same. Likewise the :class:`LRFinder` callback's own ``fit`` shuffles with
+    NumPy's generator on JAX.
 
 The sweep, the smoothing, the suggestion rules and :class:`~lrbook.lr_rules.LRFinderResult`
 are pure functions of ``(lrs, losses)`` and live in :mod:`lrbook.lr_rules`
@@ -155,6 +158,9 @@ class _TrainingState:
     ``get_weights`` misses), ``model.metrics_variables``, and
     ``model.optimizer.variables`` (iteration count, learning-rate variable,
     slots), plus the optimizer's learning-rate object and ``model.train_function``.
+    On PyTorch also the state of PyTorch's global generators: Keras draws the
+    masks of an unseeded ``Dropout`` from them (``torch.nn.functional.dropout``),
+    not from a ``SeedGenerator`` variable.
     """
 
     def __init__(self, model):
@@ -172,6 +178,7 @@ class _TrainingState:
         self.saved = saved
         self.learning_rate = self.optimizer._learning_rate
         self.train_function = model.train_function
+        self.torch_rng = _torch_rng_state()
 
     def restore(self, *, variables: bool = True) -> None:
         if self.optimizer._learning_rate is not self.learning_rate:
@@ -182,6 +189,28 @@ class _TrainingState:
             self.model.reset_metrics()  # metrics created meanwhile start from zero
             for v, value in self.saved:
                 v.assign(value)
+            _set_torch_rng_state(self.torch_rng)
+
+
+def _torch_rng_state():
+    """PyTorch's global generator states (CPU, and each GPU), or ``None`` on another backend."""
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+
+    gpus = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    return torch.get_rng_state(), gpus
+
+
+def _set_torch_rng_state(state) -> None:
+    if state is None:
+        return
+    import torch
+
+    cpu, gpus = state
+    torch.set_rng_state(cpu)
+    if gpus is not None:
+        torch.cuda.set_rng_state_all(gpus)
 
 
 def _build_for_training(model, batch) -> None:

@@ -204,11 +204,14 @@ def has_batch_hooks(callbacks) -> bool:
 
 
 def _steps_per_execution(setting, n_samples: int, batch_size: int, callbacks) -> int:
-    """The ``steps_per_execution`` of one run: a whole epoch per call unless a callback needs each batch."""
+    """The ``steps_per_execution`` of one run: a whole epoch per call unless a callback needs each batch.
+
+    On PyTorch, one step per call: Keras's PyTorch backend allows nothing else.
+    """
     if setting == "auto":
         return (
             1
-            if has_batch_hooks(callbacks)
+            if has_batch_hooks(callbacks) or keras.backend.backend() == "torch"
             else max(1, math.ceil(n_samples / batch_size))
         )
     return int(setting)
@@ -265,7 +268,8 @@ def run_experiment(
         evaluate_test: evaluate the test set after every epoch.
         progress: show a progress bar over runs (on stderr).
         steps_per_execution: ``"auto"`` (a whole epoch per call when no
-            callback of the arm acts per batch, else 1) or a positive integer
+            callback of the arm acts per batch, else 1; always 1 on PyTorch,
+            whose Keras backend allows nothing else) or a positive integer
             for every arm. An arm's ``compile_kwargs`` may set its own.
 
     Returns:

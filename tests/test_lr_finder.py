@@ -682,9 +682,14 @@ def test_restores_after_an_error_inside_the_traced_loop(trained_model, monkeypat
 
 
 def _global_generators():
-    """The states of NumPy's and Python's global generators, comparable with ``==``."""
+    """The states of NumPy's, Python's (and PyTorch's) global generators, comparable with ``==``."""
     kind, key, *rest = np.random.get_state()
-    return kind, key.tobytes(), tuple(rest), random.getstate()
+    states = [kind, key.tobytes(), tuple(rest), random.getstate()]
+    if keras.backend.backend() == "torch":
+        import torch
+
+        states.append(torch.get_rng_state().numpy().tobytes())
+    return states
 
 
 def _twin_runs(make_optimizer, *, pre_train, use_finder, finder_kwargs=None):
@@ -692,12 +697,15 @@ def _twin_runs(make_optimizer, *, pre_train, use_finder, finder_kwargs=None):
 
     ``use_finder``: False, True (lr_range_test) or "callback" (a fit with the LRFinder callback).
 
-    On JAX and PyTorch, Keras shuffles arrays with NumPy's global generator, and
-    the first ``fit`` of a model that is not built draws one permutation more (it
-    builds the model from a batch first); the range test builds the model, so the
-    next ``fit`` draws one fewer, and the callback's own ``fit`` draws its epochs'.
-    Neither is the test's doing (it draws nothing from the global generators,
-    which is asserted here), so there those ``fit`` calls do not shuffle.
+    On JAX and PyTorch the first ``fit`` of a model that is not built reads a
+    batch to build it first, and that read draws from a global generator: a
+    permutation from NumPy's on JAX (Keras shuffles arrays with it), the
+    DataLoader's seed from PyTorch's on PyTorch (which an unseeded ``Dropout``
+    draws its masks from). The range test builds the model, so that ``fit`` no
+    longer draws it: there both twins are built first, as that ``fit`` would
+    build them. And the callback's own ``fit`` shuffles with NumPy's generator on
+    JAX, so there it does not shuffle. The test itself draws nothing from the
+    global generators, which is asserted here.
     """
     x, y = _classification_data(n=64, seed=5)
     keras.backend.clear_session()  # same layer names in both twins
@@ -705,7 +713,8 @@ def _twin_runs(make_optimizer, *, pre_train, use_finder, finder_kwargs=None):
     model = _bn_dropout_model(make_optimizer())
     if pre_train:
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    shuffle = TENSORFLOW or pre_train
+    elif not TENSORFLOW:
+        model._symbolic_build(data_batch=(x[:16], y[:16], None))
     if use_finder == "callback":
         model.fit(
             x,
@@ -730,7 +739,7 @@ def _twin_runs(make_optimizer, *, pre_train, use_finder, finder_kwargs=None):
         )
         # No reseeding: the finder must not consume any global random state either.
         assert _global_generators() == generators
-    model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=shuffle)
+    model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=True)
     # train_on_batch with the finder's input signature: a train_function left over from
     # the finder (tracing in a stand-in schedule) would be reused here.
     for start in (0, 16):

@@ -432,7 +432,7 @@ def test_step_types(case):
         ops.convert_to_tensor(7, "int64"),
         ops.convert_to_tensor(7, "int32"),
         ops.convert_to_tensor(7.0),
-        keras.Variable(7, dtype="int64"),
+        keras.Variable(7, dtype="int64", trainable=False),  # as an iteration count
     ):
         got = s(step)
         assert tuple(got.shape) == ()
