@@ -102,12 +102,18 @@ def _compiled_loop(fn, backend: str):
             return jax.lax.fori_loop(0, n, body, jnp.float32(0.0))
 
         return lambda n: loop(n).block_until_ready()
+    import keras
     from keras import ops
 
-    def loop(n):  # PyTorch: Keras runs its train step eagerly by default
+    # PyTorch: Keras runs its train step eagerly by default, and the optimizer calls
+    # the schedules with its iteration count, a variable: so does this loop.
+    counter = keras.Variable(0, dtype="int64", trainable=False)
+
+    def loop(n):
         acc = 0.0
         for i in range(n):
-            acc = acc + ops.cast(fn(i), "float32")
+            counter.assign(i)
+            acc = acc + ops.cast(fn(counter), "float32")
         return acc
 
     return loop

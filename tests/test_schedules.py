@@ -780,6 +780,28 @@ def test_one_cycle_matches_pytorch_algorithm(kwargs):
     np.testing.assert_allclose(np.asarray(s.momentum(steps)), moms, rtol=1e-6)
 
 
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"anneal_strategy": "linear", "three_phase": True}, {"pct_start": 0.25}],
+)
+def test_one_cycle_on_the_host_is_the_keras_ops_value(kwargs):
+    """PyTorch evaluates one-cycle in NumPy for the iteration count: the same numbers."""
+    if keras.backend.backend() != "torch":
+        pytest.skip("the host path is PyTorch's (Keras runs its train step eagerly)")
+    s = OneCycle(0.1, 500, **kwargs)
+    m = s.momentum_schedule()
+    counter = keras.Variable(0, dtype="int64", trainable=False)  # as the optimizer's
+    steps = np.arange(-3, 520, 1)
+    host = []
+    for step in steps:
+        counter.assign(int(step))
+        host.append([float(s(counter)), float(m(counter))])
+    assert schedules._host_step(counter) is not None  # the host path ran
+    assert schedules._host_step(np.float32(3)) is None  # arrays: keras.ops
+    ops_values = np.stack([values(s, steps), values(m, steps)], axis=1)
+    np.testing.assert_allclose(np.asarray(host), ops_values, rtol=1e-6, atol=1e-12)
+
+
 def test_one_cycle_clamps_outside_training():
     s = OneCycle(0.1, 50, three_phase=True)
     last, first = float(s(49)), float(s(0))
