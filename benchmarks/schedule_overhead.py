@@ -27,7 +27,9 @@ a cached ``tf.data`` pipeline and the schedules' loop is a ``tf.while_loop`` in
 a ``tf.function``; on JAX and PyTorch ``fit`` reads the NumPy arrays (same
 batches, same order) and the loop is ``jax.lax.fori_loop`` under ``jax.jit``,
 or a Python loop on PyTorch (whose train step Keras does not compile by
-default). TensorFlow is not imported on the other backends.
+default). TensorFlow is not imported on the other backends. (On JAX, XLA
+simplifies that loop so far that its microseconds say little; the step times
+are the measure.)
 
     python benchmarks/schedule_overhead.py [--backend jax] [--repeats 20] [--batch-size 64]
 """
