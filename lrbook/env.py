@@ -232,6 +232,10 @@ def quiet_import_tensorflow():
     Returns:
         The ``tensorflow`` module.
 
+    Raises:
+        ImportError: TensorFlow is not installed (the message names the Keras
+            backend and what to install).
+
     Example:
         >>> if backend() == "tensorflow":  # the book's backend
         ...     tf = quiet_import_tensorflow()  # instead of `import tensorflow as tf`
@@ -241,6 +245,12 @@ def quiet_import_tensorflow():
         os.environ["KERAS_BACKEND"] = "tensorflow"
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ImportError(
+            "This needs TensorFlow, which is not installed (Keras's backend is "
+            f"{backend()!r}). Install it ({_INSTALL['tensorflow']}); lrbook's "
+            "backend-neutral modules work without it."
+        )
     with _silenced_fd(2):
         tf = importlib.import_module("tensorflow")
         importlib.import_module("keras")

@@ -114,6 +114,23 @@ def test_tensorflow_only_parts_name_the_backend_and_what_to_install(monkeypatch)
             importlib.import_module("lrbook.quantize")
 
 
+def test_tensorflow_missing_is_said_with_what_to_install(monkeypatch):
+    """What a TensorFlow-only function (``lrbook.distributed``'s) meets without TensorFlow."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "tensorflow" else find_spec(name, *args),
+    )
+    with pytest.raises(
+        ImportError,
+        match=rf"^This needs TensorFlow, which is not installed \(Keras's backend is "
+        rf"'{BACKEND}'\)\. Install it \(pip install tensorflow-cpu, or tensorflow\)",
+    ):
+        env.quiet_import_tensorflow()
+
+
 def test_a_chosen_backend_that_is_not_installed_is_named():
     missing = _missing_backend()
     out = _run("import lrbook.schedules", KERAS_BACKEND=missing)
