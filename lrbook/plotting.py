@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["book_style", "plot_curves", "plot_summary_bars"]
+__all__ = [
+    "book_style",
+    "mark_level",
+    "plot_curves",
+    "plot_descent_paths",
+    "plot_lr_sweep",
+    "plot_summary_bars",
+]
 
 
 def _axes(ax):
@@ -119,6 +126,147 @@ def plot_summary_bars(table, *, ax=None, ylabel: str = "", sort: bool = False):
     ax.set_xticks(pos, [str(i) for i in t.index], rotation=30, ha="right")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3, axis="y")
+    return ax
+
+
+def plot_descent_paths(
+    paths,
+    lam,
+    *,
+    ax=None,
+    xlim=(-10.0, 10.0),
+    ylim=(-4.0, 4.0),
+    levels: int = 12,
+):
+    """Iterates of gradient descent on ``f(w) = 0.5 * (lam[0] * w1**2 + lam[1] * w2**2)``.
+
+    Draws the contour lines of the two-dimensional quadratic and, over them, each path
+    of iterates as dots joined by lines (chapter 1, the learning rate on a problem
+    solved by hand).
+
+    Args:
+        paths: ``{label: iterates}``, each an array of shape ``(steps + 1, 2)``, as
+            returned by a loop of ``w <- w - lr * lam * w``. Cut a diverging path short
+            before passing it, or it leaves the axes.
+        lam: the two eigenvalues ``(lambda_1, lambda_2)`` of the quadratic.
+        ax: Axes to draw on (default: a new figure).
+        xlim, ylim: the window shown (the contours fill it).
+        levels: number of contour lines, spaced geometrically.
+
+    Returns:
+        The Axes.
+
+    Example:
+        >>> lam = np.array([1.0, 10.0])
+        >>> w = [np.array([-9.0, 2.0])]
+        >>> for _ in range(20):
+        ...     w.append(w[-1] - 0.15 * lam * w[-1])
+        >>> ax = plot_descent_paths({"lr = 0.15": np.array(w)}, lam)
+        >>> ax.get_xlabel(), ax.get_ylabel(), [l.get_label() for l in ax.get_lines()]
+        ('$w_1$ (λ = 1)', '$w_2$ (λ = 10)', ['lr = 0.15'])
+    """
+    lam = np.asarray(lam, dtype=float)
+    if lam.shape != (2,):
+        raise ValueError(
+            f"Argument `lam` must hold two eigenvalues. Received: lam={lam.tolist()}"
+        )
+    ax = _axes(ax)
+    g1, g2 = np.meshgrid(np.linspace(*xlim, 200), np.linspace(*ylim, 200))
+    f = 0.5 * (lam[0] * g1**2 + lam[1] * g2**2)
+    top = float(f.max())
+    ax.contour(g1, g2, f, levels=np.geomspace(top / 3000, top, levels), colors="0.8")
+    for label, path in paths.items():
+        path = np.asarray(path, dtype=float)
+        ax.plot(path[:, 0], path[:, 1], "o-", ms=3, lw=1, label=str(label))
+    ax.set(
+        xlim=xlim,
+        ylim=ylim,
+        xlabel=f"$w_1$ (λ = {lam[0]:g})",
+        ylabel=f"$w_2$ (λ = {lam[1]:g})",
+    )
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def plot_lr_sweep(
+    table,
+    *,
+    by: str = "optimizer",
+    lr: str = "lr",
+    score: str = "mean",
+    ax=None,
+    ylabel: str | None = None,
+):
+    """A score against the learning rate (log axis), one line per group of a sweep.
+
+    Args:
+        table: one row per (group, learning rate), e.g. a
+            :func:`lrbook.training.compare` table with a group and a learning-rate
+            column added.
+        by: the column that names the lines.
+        lr: the learning-rate column (x axis, log scale).
+        score: the column on the y axis.
+        ax: Axes to draw on (default: a new figure).
+        ylabel: y-axis label (default: the score's name).
+
+    Returns:
+        The Axes.
+
+    Example:
+        >>> import pandas as pd
+        >>> sweep = pd.DataFrame({"optimizer": ["SGD"] * 3 + ["Adam"] * 3,
+        ...                       "lr": [0.01, 0.1, 1.0, 1e-4, 1e-3, 1e-2],
+        ...                       "mean": [0.5, 0.7, 0.2, 0.6, 0.75, 0.7]})
+        >>> ax = plot_lr_sweep(sweep, ylabel="validation accuracy")
+        >>> ax.get_xscale(), ax.get_ylabel(), [l.get_label() for l in ax.get_lines()]
+        ('log', 'validation accuracy', ['SGD', 'Adam'])
+    """
+    for column in (by, lr, score):
+        if column not in table:
+            raise ValueError(
+                f"Argument `table` must have a column {column!r}. "
+                f"Received columns: {list(table.columns)}"
+            )
+    ax = _axes(ax)
+    for name in dict.fromkeys(table[by]):
+        sub = table[table[by] == name].sort_values(lr)
+        ax.plot(sub[lr], sub[score], "o-", label=str(name))
+    ax.set(xscale="log", xlabel="learning rate η", ylabel=ylabel or score)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small", ncol=2)
+    return ax
+
+
+def mark_level(ax, y: float, text: str, *, ymax: float | None = None):
+    """A dotted horizontal line at ``y`` labelled ``text`` at the right edge of ``ax``.
+
+    For a reference level on a curve plot, such as the chance-level loss ``ln 10`` of
+    ten classes. With ``ymax``, the y axis is cut at ``ymax`` from 0, so curves that
+    diverge (or turn NaN) leave the plot at the top instead of squashing the others.
+
+    Returns:
+        The Axes.
+
+    Example:
+        >>> import matplotlib.pyplot as plt
+        >>> _, ax = plt.subplots()
+        >>> ax = mark_level(ax, np.log(10), "chance level: ln 10", ymax=3.0)
+        >>> [float(y) for y in ax.get_ylim()], [t.get_text() for t in ax.texts]
+        ([0.0, 3.0], ['chance level: ln 10'])
+    """
+    if ymax is not None:
+        ax.set_ylim(0, ymax)
+    ax.axhline(y, color="0.5", ls=":", lw=1)
+    ax.text(
+        0.99,
+        y,
+        text,
+        color="0.4",
+        fontsize="small",
+        ha="right",
+        va="bottom",
+        transform=ax.get_yaxis_transform(),
+    )
     return ax
 
 

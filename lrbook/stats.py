@@ -233,7 +233,10 @@ def paired_comparison(a, b, *, confidence: float = 0.95, method: str = "t"):
       too narrow; prefer ``"t"``.
 
     When every difference is the same, the interval is that value and ``p``
-    is 1 if it is 0 and 0 otherwise.
+    is 1 if it is 0; otherwise the t statistic is undefined (no spread) and
+    no signed-rank or sign-flip test can go below ``2 ** (1 - n)`` (every
+    sign the same, the exact two-sided bound), so ``p = 2 ** (1 - n)``: five
+    seeds that all agree give 0.0625, not a certainty.
 
     Args:
         a: per-seed values of the first arm.
@@ -269,7 +272,7 @@ def paired_comparison(a, b, *, confidence: float = 0.95, method: str = "t"):
         )
 
     if np.ptp(d) == 0:
-        return result(d[0], d[0], 1.0 if d[0] == 0 else 0.0)
+        return result(d[0], d[0], 1.0 if d[0] == 0 else 2.0 ** (1 - n))
     if method == "t":
         res = sps.ttest_rel(a, b)
         ci = res.confidence_interval(confidence_level=confidence)

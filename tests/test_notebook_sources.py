@@ -228,7 +228,7 @@ SETUP_EXCEPTIONS = {
         (
             (
                 "import lrbook\n"
-                "from lrbook import distributed\n\n"
+                "from lrbook import cluster, distributed\n\n"
                 "# Split the CPU into logical devices for MirroredStrategy: this must "
                 "happen before\n# TensorFlow creates its first tensor, so it comes first.\n"
                 "DEVICES = distributed.configure_cpu_devices(max(replica_counts))\n\n"

@@ -190,7 +190,20 @@ def test_identical_differences():
     same = paired_comparison([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
     assert (same.mean_diff, same.ci_low, same.ci_high, same.p_value) == (0, 0, 0, 1)
     shifted = paired_comparison([1.5, 2.5], [1.0, 2.0], method="wilcoxon")
-    assert (shifted.ci_low, shifted.ci_high, shifted.p_value) == (0.5, 0.5, 0.0)
+    assert (shifted.ci_low, shifted.ci_high, shifted.p_value) == (0.5, 0.5, 0.5)
+
+
+@pytest.mark.parametrize("method", ["t", "wilcoxon", "bootstrap"])
+def test_a_constant_difference_is_not_a_certainty(method):
+    # Five seeds that all moved by the same whole epoch count: scipy's exact
+    # signed-rank test, the reference, gives 2 / 2**5; so must every method.
+    from scipy import stats as sps
+
+    a, b = np.full(5, 10.0), np.full(5, 5.0)
+    c = paired_comparison(a, b, method=method)
+    assert c.p_value == pytest.approx(sps.wilcoxon(a - b, method="exact").pvalue)
+    assert c.p_value == pytest.approx(0.0625)
+    assert (c.ci_low, c.ci_high) == (5.0, 5.0)
 
 
 @pytest.mark.parametrize(

@@ -209,3 +209,62 @@ def test_search_finds_a_word_from_a_chapter(browser, server):
         assert any(re.search("Training basics", h) for h in hits), hits
     finally:
         page.close()
+
+
+# A chapter whose Exercises section is written (issue 18); every chapter gets one in time.
+EXERCISE_PAGES = ["notebooks/01_training_basics"]
+
+
+@pytest.mark.parametrize("doc", EXERCISE_PAGES)
+def test_exercises_render_and_solutions_stay_collapsed_until_clicked(
+    browser, server, doc
+):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page, _, problems = open_page(browser, f"{server}/{doc}.html")
+    try:
+        exercises = page.locator("div.exercise.admonition")
+        solutions = page.locator("div.solution.admonition")
+        n = exercises.count()
+        assert n >= 3, f"{doc}: {n} exercises rendered"
+        assert solutions.count() == n, f"{doc}: {solutions.count()} solutions for {n}"
+        titles = exercises.locator(".admonition-title").all_inner_texts()
+        assert all(t.startswith(f"Exercise {i}") for i, t in enumerate(titles, 1)), (
+            titles
+        )
+        # sphinx-togglebutton collapses every solution when the page loads: its title
+        # (with the button) shows, its prose and code cells do not.
+        buttons = solutions.locator("button.toggle-button")
+        try:
+            buttons.first.wait_for(timeout=10_000)
+        except PlaywrightTimeout:
+            pass
+        assert buttons.count() == n, (
+            f"{doc}: {buttons.count()} of {n} solutions got a toggle button "
+            "(each needs `:class: dropdown` on its solution-start)"
+        )
+        for i in range(n):
+            solution = solutions.nth(i)
+            assert "toggle-hidden" in solution.get_attribute("class"), i
+            assert solution.locator(".admonition-title").is_visible()
+            body = solution.locator(".admonition-title ~ *").first
+            assert not body.is_visible(), (
+                f"{doc}: solution {i + 1} shows before a click"
+            )
+        first, second = solutions.nth(0), solutions.nth(1)
+        code = first.locator(".cell_input").first
+        assert code.count() == 1, f"{doc}: the first solution holds no code cell"
+        assert not code.is_visible()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        first.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "exercises_collapsed.png"))
+        first.locator("button.toggle-button").click()
+        code.wait_for(state="visible", timeout=5_000)
+        assert "toggle-hidden" not in first.get_attribute("class")
+        page.wait_for_timeout(600)  # the theme fades the opened content in
+        page.screenshot(path=str(SHOTS / "exercises_expanded.png"))
+        # opening one solution leaves the others closed
+        assert not second.locator(".admonition-title ~ *").first.is_visible()
+        assert problems == [], f"{doc}: " + "; ".join(problems)
+    finally:
+        page.close()
