@@ -21,77 +21,164 @@ line also gives the cost of the schedules alone, measured apart from training:
 evaluating the learning rate and momentum schedules in a compiled loop, in
 microseconds a step, next to a constant (best of three).
 
-    python benchmarks/schedule_overhead.py [--repeats 20] [--batch-size 64]
+``--backend`` chooses the Keras backend (``tensorflow``, ``jax`` or ``torch``;
+default: ``$KERAS_BACKEND``, else TensorFlow). On TensorFlow the data come from
+a cached ``tf.data`` pipeline and the schedules' loop is a ``tf.while_loop`` in
+a ``tf.function``; on JAX and PyTorch ``fit`` reads the NumPy arrays (same
+batches, same order) and the loop is ``jax.lax.fori_loop`` under ``jax.jit``,
+or a Python loop on PyTorch (whose train step Keras does not compile by
+default). TensorFlow is not imported on the other backends. (On JAX, XLA
+simplifies that loop so far that its microseconds say little; the step times
+are the measure.)
+
+    python benchmarks/schedule_overhead.py [--backend jax] [--repeats 20] [--batch-size 64]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 
-from lrbook.env import device_name, quiet_import_tensorflow, versions
-
-tf = quiet_import_tensorflow()
-import keras  # noqa: E402
-
-from lrbook import data, models, optimizers  # noqa: E402
-from lrbook.schedules import OneCycle  # noqa: E402
-from lrbook.training import set_seed  # noqa: E402
-
 TARGET = 1.05
+BACKENDS = ("tensorflow", "jax", "torch")
 
 
-class _StepTimer(keras.callbacks.Callback):
-    """Wall time of every train step, in milliseconds."""
+def _choose_backend(name: str | None) -> str:
+    """Set ``KERAS_BACKEND`` to ``name`` before Keras is imported; the backend to run on."""
+    if name is not None:
+        loaded = sys.modules.get("keras")
+        if loaded is not None and loaded.backend.backend() != name:
+            raise SystemExit(
+                f"--backend {name}: Keras is already imported on "
+                f"{loaded.backend.backend()!r} in this process"
+            )
+        os.environ["KERAS_BACKEND"] = name
+    from lrbook.env import import_keras
 
-    def on_train_batch_begin(self, batch, logs=None):
-        self._t0 = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps_ms.append((time.perf_counter() - self._t0) * 1e3)
+    return import_keras().backend.backend()
 
 
-def _schedule_eval_us(fn, n=20_000, reps=3):
-    """Microseconds per iteration of a compiled loop that evaluates ``fn(step)``."""
+def _step_timer():
+    import keras
 
-    @tf.function
+    class StepTimer(keras.callbacks.Callback):
+        """Wall time of every train step, in milliseconds."""
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.steps_ms.append((time.perf_counter() - self._t0) * 1e3)
+
+    return StepTimer()
+
+
+def _compiled_loop(fn, backend: str):
+    """``loop(n)``: the sum of ``fn(i)`` for ``i < n``, compiled as the backend compiles."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function
+        def loop(n):
+            def body(i, acc):
+                return i + 1, acc + tf.cast(fn(i), tf.float32)
+
+            return tf.while_loop(
+                lambda i, acc: i < n,
+                body,
+                (tf.constant(0, tf.int64), tf.constant(0.0)),
+            )[1]
+
+        return lambda n: loop(tf.constant(n, tf.int64))
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        @jax.jit
+        def loop(n):
+            body = lambda i, acc: acc + jnp.asarray(fn(i), jnp.float32)
+            return jax.lax.fori_loop(0, n, body, jnp.float32(0.0))
+
+        return lambda n: loop(n).block_until_ready()
+    import keras
+    from keras import ops
+
+    # PyTorch: Keras runs its train step eagerly by default, and the optimizer calls
+    # the schedules with its iteration count, a variable: so does this loop.
+    counter = keras.Variable(0, dtype="int64", trainable=False)
+
     def loop(n):
-        def body(i, acc):
-            return i + 1, acc + tf.cast(fn(i), tf.float32)
+        acc = 0.0
+        for i in range(n):
+            counter.assign(i)
+            acc = acc + ops.cast(fn(counter), "float32")
+        return acc
 
-        return tf.while_loop(
-            lambda i, acc: i < n, body, (tf.constant(0, tf.int64), tf.constant(0.0))
-        )[1]
+    return loop
 
-    n_t = tf.constant(n, tf.int64)
-    loop(n_t)
+
+def _schedule_eval_us(fn, backend: str, n=20_000, reps=3):
+    """Microseconds per iteration of a compiled loop that evaluates ``fn(step)``."""
+    loop = _compiled_loop(fn, backend)
+    if backend == "torch":
+        n = 2_000  # a Python loop: fewer iterations give the same per-step time
+    loop(n)
     best = float("inf")
     for _ in range(reps):
         t0 = time.perf_counter()
-        loop(n_t)
+        loop(n)
         best = min(best, time.perf_counter() - t0)
     return best / n * 1e6
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="Keras backend (default: $KERAS_BACKEND, else tensorflow)",
+    )
     parser.add_argument("--repeats", type=int, default=20, help="timed epochs per arm")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument(
         "--warmup", type=int, default=2, help="untimed epochs per arm first"
     )
     args = parser.parse_args(argv)
+    backend = _choose_backend(args.backend)
+
+    import keras
+
+    from lrbook import data, models, optimizers
+    from lrbook.env import BACKENDS as PACKAGES
+    from lrbook.env import device_name, versions
+    from lrbook.schedules import OneCycle
+    from lrbook.training import set_seed
 
     ds = data.load("mnist1d")
-    batches = (
-        tf.data.Dataset.from_tensor_slices((ds.x_train, ds.y_train))
-        .batch(args.batch_size)
-        .cache()
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    steps = int(batches.cardinality())
+    steps = -(-len(ds.x_train) // args.batch_size)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        batches = (
+            tf.data.Dataset.from_tensor_slices((ds.x_train, ds.y_train))
+            .batch(args.batch_size)
+            .cache()
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        assert int(batches.cardinality()) == steps
+        fit_data = {"x": batches}
+    else:
+        fit_data = {
+            "x": ds.x_train,
+            "y": ds.y_train,
+            "batch_size": args.batch_size,
+            "shuffle": False,
+        }
     total_steps = steps * (args.warmup + args.repeats)
 
     set_seed(0)
@@ -107,12 +194,12 @@ def main(argv=None):
         model.set_weights(initial)
         built[name] = models.compile_classifier(model, optimizer)
 
-    timer = _StepTimer()
+    timer = _step_timer()
 
     def epoch(name):
         timer.steps_ms = []
         t0 = time.perf_counter()
-        built[name].fit(batches, epochs=1, verbose=0, callbacks=[timer])
+        built[name].fit(**fit_data, epochs=1, verbose=0, callbacks=[timer])
         return (time.perf_counter() - t0) / steps * 1e3, timer.steps_ms
 
     for _ in range(args.warmup):
@@ -130,8 +217,9 @@ def main(argv=None):
             epoch_medians[name].append(statistics.median(per_epoch_steps))
 
     momentum = sched.momentum_schedule()
-    eval_constant = _schedule_eval_us(lambda i: tf.constant(0.05))
-    eval_one_cycle = _schedule_eval_us(lambda i: sched(i) + momentum(i))
+    constant = keras.ops.convert_to_tensor(0.05)
+    eval_constant = _schedule_eval_us(lambda i: constant, backend)
+    eval_one_cycle = _schedule_eval_us(lambda i: sched(i) + momentum(i), backend)
 
     med = {name: statistics.median(v) for name, v in step_ms.items()}
     ratio = med["one_cycle"] / med["constant"]
@@ -142,6 +230,7 @@ def main(argv=None):
         json.dumps(
             {
                 "benchmark": "schedule_overhead",
+                "backend": backend,
                 "model": "lrbook.models.cnn1d",
                 "data": "mnist1d",
                 "optimizer": "lrbook.optimizers.SGD",
@@ -168,7 +257,7 @@ def main(argv=None):
                     "difference": round(eval_one_cycle - eval_constant, 2),
                 },
                 "device": device_name(),
-                "tensorflow": versions()["tensorflow"],
+                PACKAGES[backend]: versions()[PACKAGES[backend]],
                 "keras": keras.__version__,
             }
         )

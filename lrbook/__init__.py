@@ -25,8 +25,12 @@ works on a checkout of the book's repository). A training script needs none of
 them.
 
 Submodules are imported lazily so that
-``import lrbook`` stays cheap and TensorFlow is only loaded (quietly, see
-:func:`lrbook.env.quiet_import_tensorflow`) when a Keras-facing module is used.
+``import lrbook`` stays cheap. lrbook runs on whichever backend Keras uses
+(TensorFlow, JAX or PyTorch; see :func:`lrbook.env.import_keras`): TensorFlow is
+loaded (quietly, see :func:`lrbook.env.quiet_import_tensorflow`) only when it
+is the backend and a Keras-facing module is used, or by the TensorFlow-only
+parts (:mod:`lrbook.quantize`, which on another backend raises an
+``ImportError`` naming it, and :mod:`lrbook.distributed`).
 
 Two submodules need an optional dependency, installed with an extra, and are
 imported explicitly (``from lrbook import search``, ``import lrbook.quantize``);

@@ -46,11 +46,11 @@ def check(name: str, value, ok: bool, expected: str):
 
 
 def real(name: str, value, *, low=None, high=None, low_open: bool = False):
-    """``value`` checked to be a real number in ``[low, high]`` (``(low, high]`` if ``low_open``).
+    """``value`` checked to be a finite real number in ``[low, high]`` (``(low, high]`` if ``low_open``).
 
     A Python int or float is returned as given (so a ``get_config`` returns what
     the user passed); a NumPy scalar or a scalar tensor becomes a float. NaN,
-    booleans, strings and ``None`` are refused.
+    infinities, booleans, strings and ``None`` are refused.
 
     Example:
         >>> real("max_lr", 0.1, low=0, low_open=True)
@@ -68,6 +68,8 @@ def real(name: str, value, *, low=None, high=None, low_open: bool = False):
         fail(name, value, "a real number")
     if math.isnan(number):
         fail(name, value, "a real number")
+    if math.isinf(number):
+        fail(name, value, "a finite number")
     too_low = low is not None and (number <= low if low_open else number < low)
     if too_low or (high is not None and number > high):
         expected = f"{'>' if low_open else '>='} {low:g}" if low is not None else ""

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 from lrbook.optimizers import current_momentum, momentum_name, unwrap
 from lrbook.schedules import evaluate
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 
 __all__ = ["ScheduleRecorder", "ScheduleTrace"]

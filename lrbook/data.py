@@ -6,7 +6,8 @@ network. ``load("digits")`` uses scikit-learn's bundled 8x8 digits. The image
 sets (``"fashion_mnist"``, ``"cifar10"``, ``"rock_paper_scissors"``) use their
 real online loaders and are cached by them; without a network and without a
 cached copy they fail within seconds with :class:`DatasetUnavailableError`,
-which names the offline alternatives.
+which names the offline alternatives. All of them work on every Keras backend
+but ``"rock_paper_scissors"``, which tensorflow-datasets reads with TensorFlow.
 """
 
 from __future__ import annotations
@@ -146,6 +147,9 @@ def load(
             a ``validation_split`` outside ``[0, 1)``.
         DatasetUnavailableError: an online data set that is not cached and
             cannot be reached; the message names the offline alternatives.
+        ImportError: ``"rock_paper_scissors"`` (read with tensorflow-datasets)
+            when Keras runs on JAX or PyTorch; the message names the backend
+            and what to install.
 
     Example:
         >>> data = load("mnist1d", n_train=4000, validation_split=0.2)
@@ -318,6 +322,10 @@ def _reachable(host: str, port: int = 443, timeout: float = _PROBE_TIMEOUT_S) ->
 
 
 def _load_online(name: str, data_dir: str | None) -> Dataset:
+    if name == "rock_paper_scissors":  # TensorFlow-only: say so before any download
+        from lrbook.env import require_tensorflow
+
+        require_tensorflow(_TFDS_FEATURE)
     if not _is_cached(name, data_dir) and not _reachable(_HOSTS[name]):
         raise DatasetUnavailableError(
             f"Data set {name!r} is not cached and must be downloaded from {_HOSTS[name]}, "
@@ -347,7 +355,16 @@ def _load_online(name: str, data_dir: str | None) -> Dataset:
     )
 
 
+#: What the TensorFlow-only loader says when Keras runs on another backend.
+_TFDS_FEATURE = (
+    "Data set 'rock_paper_scissors' (read with tensorflow-datasets and tf.data)"
+)
+
+
 def _load_rock_paper_scissors(data_dir: str | None, image_size: int = 128) -> Dataset:
+    from lrbook.env import require_tensorflow
+
+    tf = require_tensorflow(_TFDS_FEATURE)
     try:
         import tensorflow_datasets as tfds
     except ImportError as err:  # pragma: no cover - depends on the install
@@ -356,9 +373,6 @@ def _load_rock_paper_scissors(data_dir: str | None, image_size: int = 128) -> Da
             "(pip install tensorflow-datasets). Offline, use lrbook.data.load('mnist1d') "
             "or lrbook.data.load('digits')."
         ) from err
-    from lrbook.env import quiet_import_tensorflow
-
-    tf = quiet_import_tensorflow()
     splits = tfds.load(
         "rock_paper_scissors",
         split=["train", "test"],

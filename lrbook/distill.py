@@ -35,9 +35,9 @@ Used in: the distillation and compression chapter.
 from __future__ import annotations
 
 from lrbook._validation import fail
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 from keras import ops
 
@@ -297,7 +297,8 @@ def packed_accuracy(y_true, y_pred):
     """Accuracy of logits ``y_pred`` against the labels in packed targets (column 0); a Keras metric.
 
     Example:
-        >>> packed_accuracy(np.array([[1.0, 0, 0], [0.0, 0, 0]]), np.array([[0.0, 1.0], [0.0, 1.0]])).numpy()
+        >>> acc = packed_accuracy(np.array([[1.0, 0, 0], [0.0, 0, 0]]), np.array([[0.0, 1.0], [0.0, 1.0]]))
+        >>> keras.ops.convert_to_numpy(acc)
         array([1., 0.], dtype=float32)
     """
     labels = ops.cast(ops.convert_to_tensor(y_true)[:, 0], "int32")

@@ -50,6 +50,28 @@ How the steps run:
     cannot be stacked (ragged or sparse tensors), take one
     ``model.train_on_batch`` call per step instead.
 
+On JAX and PyTorch:
+    Every step is one ``model.train_on_batch`` call (the traced loop is
+    TensorFlow's ``tf.while_loop``), so the loss of a step is the one the
+    module docstring describes, by definition, and the model is put back bit
+    for bit in the same ``finally`` block. An optimizer built with a
+    ``LearningRateSchedule`` gets, for the test, a learning-rate variable that
+    it tracks (so that the compiled step reads the swept value from the
+    optimizer's state), and its schedule back afterwards. TensorFlow is never
+    imported there; ``x`` may still be a ``tf.data.Dataset`` where TensorFlow
+    is installed, as Keras allows. On PyTorch, where Keras draws an unseeded
+    ``Dropout``'s masks from PyTorch's global generator, the test puts that
+    generator's state back too. The test draws nothing from NumPy's or
+    Python's global generators. But the first ``fit`` of a model that was never
+    built reads a batch to build it first, and there that read draws from a
+    global generator: a permutation from NumPy's on JAX (Keras shuffles arrays
+    with it), the DataLoader's seed from PyTorch's on PyTorch. The test builds
+    the model, so that ``fit`` no longer draws it and trains as the ``fit`` of a
+    built model does, not as the ``fit`` without the test would have; on a
+    model already built or trained, training afterwards is bit for bit the
+    same. Likewise the :class:`LRFinder` callback's own ``fit`` shuffles with
+    NumPy's generator on JAX.
+
 The sweep, the smoothing, the suggestion rules and :class:`~lrbook.lr_rules.LRFinderResult`
 are pure functions of ``(lrs, losses)`` and live in :mod:`lrbook.lr_rules`
 (NumPy only, no TensorFlow); this module re-exports them, so
@@ -62,15 +84,18 @@ Used in: the LR-finder chapter.
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 
 import numpy as np
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras, quiet_import_tensorflow
 
-tf = quiet_import_tensorflow()
-import keras
+keras = import_keras()
+#: Whether the traced loop (TensorFlow's) can run: on the TensorFlow backend only.
+_TENSORFLOW = keras.backend.backend() == "tensorflow"
+tf = quiet_import_tensorflow() if _TENSORFLOW else None
 
 from lrbook.lr_rules import (
     LOSS_SOURCES,
@@ -122,7 +147,7 @@ def _inner_optimizer(model):
 
 
 def _to_numpy(variable) -> np.ndarray:
-    return np.array(variable.numpy(), copy=True)
+    return np.array(keras.ops.convert_to_numpy(variable), copy=True)
 
 
 class _TrainingState:
@@ -133,6 +158,9 @@ class _TrainingState:
     ``get_weights`` misses), ``model.metrics_variables``, and
     ``model.optimizer.variables`` (iteration count, learning-rate variable,
     slots), plus the optimizer's learning-rate object and ``model.train_function``.
+    On PyTorch also the state of PyTorch's global generators: Keras draws the
+    masks of an unseeded ``Dropout`` from them (``torch.nn.functional.dropout``),
+    not from a ``SeedGenerator`` variable.
     """
 
     def __init__(self, model):
@@ -150,6 +178,7 @@ class _TrainingState:
         self.saved = saved
         self.learning_rate = self.optimizer._learning_rate
         self.train_function = model.train_function
+        self.torch_rng = _torch_rng_state()
 
     def restore(self, *, variables: bool = True) -> None:
         if self.optimizer._learning_rate is not self.learning_rate:
@@ -160,6 +189,28 @@ class _TrainingState:
             self.model.reset_metrics()  # metrics created meanwhile start from zero
             for v, value in self.saved:
                 v.assign(value)
+            _set_torch_rng_state(self.torch_rng)
+
+
+def _torch_rng_state():
+    """PyTorch's global generator states (CPU, and each GPU), or ``None`` on another backend."""
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+
+    gpus = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
+    return torch.get_rng_state(), gpus
+
+
+def _set_torch_rng_state(state) -> None:
+    if state is None:
+        return
+    import torch
+
+    cpu, gpus = state
+    torch.set_rng_state(cpu)
+    if gpus is not None:
+        torch.cuda.set_rng_state_all(gpus)
 
 
 def _build_for_training(model, batch) -> None:
@@ -202,6 +253,12 @@ def _sweepable_lr(model, state: _TrainingState):
     force a new ``train_function`` (the old one has the schedule traced in).
     :meth:`_TrainingState.restore` puts back the schedule object and the old
     ``train_function``.
+
+    On JAX and PyTorch the compiled step reads only the variables the
+    optimizer tracks (its state is an argument of the step): the stand-in is
+    then a learning-rate variable the optimizer tracks, as one built with a
+    float has; putting the schedule back through the ``learning_rate`` setter
+    untracks it.
     """
     optimizer = state.optimizer
     if isinstance(optimizer._learning_rate, keras.Variable):
@@ -212,7 +269,12 @@ def _sweepable_lr(model, state: _TrainingState):
         trainable=False,
         name="lr_finder_learning_rate",
     )
-    optimizer.learning_rate = _VariableSchedule(variable)
+    if _TENSORFLOW:
+        optimizer.learning_rate = _VariableSchedule(variable)
+    else:
+        optimizer._learning_rate = variable  # Keras's optimizers track what is set
+        if all(v is not variable for v in optimizer.variables):
+            optimizer._track_variable(variable)
     model.make_train_function(force=True)
     return variable
 
@@ -223,9 +285,13 @@ def _sweepable_lr(model, state: _TrainingState):
 
 
 def _is_batch_source(x) -> bool:
-    if isinstance(x, tf.data.Dataset):
+    # A tf.data.Dataset feeds any backend where TensorFlow is installed; never import it here.
+    tf_module = sys.modules.get("tensorflow")
+    if tf_module is not None and isinstance(x, tf_module.data.Dataset):
         return True
-    if isinstance(x, (np.ndarray, list, tuple, dict)) or tf.is_tensor(x):
+    if isinstance(x, (np.ndarray, list, tuple, dict)) or keras.ops.is_tensor(x):
+        return False
+    if tf_module is not None and tf_module.is_tensor(x):
         return False
     return hasattr(x, "__iter__")
 
@@ -330,9 +396,10 @@ _CALL_SECONDS = 1.0
 
 
 def _runs_per_batch(model) -> bool:
-    """Whether each step must be its own ``train_on_batch`` (eager or distributed)."""
+    """Whether each step must be its own ``train_on_batch`` (eager, distributed, not TensorFlow)."""
     return (
-        bool(getattr(model, "run_eagerly", False))
+        not _TENSORFLOW
+        or bool(getattr(model, "run_eagerly", False))
         or tf.distribute.has_strategy()
         or getattr(model, "_distribute_strategy", None) is not None
     )
@@ -650,7 +717,9 @@ def lr_range_test(
     before, the optimizer's learning-rate object (a schedule too) and the
     model's ``train_function`` are put back, and this happens in a ``finally``
     block, so also after an exception or ``KeyboardInterrupt``. Training the
-    model afterwards gives bit for bit what it gives without the test. An
+    model afterwards gives bit for bit what it gives without the test (on JAX
+    and PyTorch, see the module docstring for the first shuffled ``fit`` of a
+    model never built). An
     optimizer that was never built is built first (as ``fit`` would) and left
     in that freshly built state. Global random generators are not touched;
     NumPy batches are drawn with a private generator seeded by ``seed``.
@@ -740,6 +809,8 @@ def lr_range_test(
             if key is None:
                 (bx, by, bw), _ = group[0]
                 lr_variable.assign(lrs[i])
+                # train_on_batch resets the metrics first on every backend: "loss"
+                # is then the mean over this batch only.
                 logs = model.train_on_batch(bx, by, sample_weight=bw, return_dict=True)
                 losses = [float(logs["loss"])]
             else:
@@ -900,6 +971,9 @@ class LRFinder(keras.callbacks.Callback):
         self._lr_variable = _sweepable_lr(model, self._state)
 
     def _tracker_values(self):
+        # Reading `self.model` makes Keras attach the state of the running `fit` to the
+        # variables first: on JAX it lives apart from them between callbacks.
+        _ = self.model
         return float(_to_numpy(self._tracker.total)), float(
             _to_numpy(self._tracker.count)
         )
@@ -908,6 +982,9 @@ class LRFinder(keras.callbacks.Callback):
         if self._step >= self.num_steps:
             return
         lr = self._plan[self._step]
+        _ = (
+            self.model
+        )  # on JAX: the state of the running `fit` into the variables first
         self._lr_variable.assign(lr)
         self._used_lr = float(np.asarray(lr, dtype=self._lr_variable.dtype))
         if self._tracker is not None:

@@ -19,9 +19,9 @@ builder                                parameters
 from __future__ import annotations
 
 from lrbook._validation import check as _check
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 
 __all__ = ["NORMS", "cnn1d", "cnn2d", "compile_classifier", "mlp", "resnet"]

@@ -29,9 +29,9 @@ Used in: the schedules chapter (one-cycle with cyclical momentum).
 
 from __future__ import annotations
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras  # noqa: E402
 from keras import ops  # noqa: E402
 

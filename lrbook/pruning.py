@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrbook._validation import fraction, positive_int
-from lrbook.env import quiet_import_tensorflow
+from lrbook._validation import fail, fraction, positive_int
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 
 __all__ = [
@@ -198,7 +198,8 @@ class MagnitudePruning(keras.callbacks.Callback):
         power: exponent of the schedule.
 
     Raises:
-        ValueError: as :func:`polynomial_sparsity`, or ``frequency < 1``.
+        ValueError: as :func:`polynomial_sparsity`, ``target_sparsity`` of 0
+            (nothing to prune), or ``frequency < 1``.
     """
 
     def __init__(
@@ -214,6 +215,8 @@ class MagnitudePruning(keras.callbacks.Callback):
         super().__init__()
         fraction("initial_sparsity", initial_sparsity)
         fraction("target_sparsity", target_sparsity)
+        if not target_sparsity > 0:  # a target of 0 prunes nothing
+            fail("target_sparsity", target_sparsity, "a number in (0, 1)")
         polynomial_sparsity(
             0,
             initial=initial_sparsity,
@@ -244,15 +247,22 @@ class MagnitudePruning(keras.callbacks.Callback):
             power=self.power,
         )
 
+    def _synced_kernels(self):
+        # Reading `self.model` makes Keras attach the weights of the running `fit` to
+        # the variables first: on JAX they live apart from them between callbacks.
+        _ = self.model
+        return self._kernels
+
     def _update_masks(self):
         s = self.scheduled_sparsity(self.step)
         self.masks = [
-            magnitude_mask(keras.ops.convert_to_numpy(v), s) for v in self._kernels
+            magnitude_mask(keras.ops.convert_to_numpy(v), s)
+            for v in self._synced_kernels()
         ]
         self.history.append((self.step, s))
 
     def _apply(self):
-        for v, m in zip(self._kernels, self.masks):
+        for v, m in zip(self._synced_kernels(), self.masks):
             v.assign(v * m)
 
     def on_train_begin(self, logs=None):

@@ -13,8 +13,10 @@ Two routes for a trained Keras 3 model:
   output. Run it with the LiteRT interpreter (``ai_edge_litert``; the old
   ``tf.lite.Interpreter`` is deprecated) through :class:`TFLiteModel`.
 
-Needs ai-edge-litert, the ``quantize`` extra (``pip install 'lrbook[quantize]'``);
-without it, ``import lrbook.quantize`` raises an ``ImportError`` that says so.
+Needs TensorFlow as the Keras backend (the TFLite converter is ``tf.lite``) and
+ai-edge-litert, the ``quantize`` extra (``pip install 'lrbook[quantize]'``);
+without either, ``import lrbook.quantize`` raises an ``ImportError`` that says
+which (on JAX or PyTorch: the backend, and what to install).
 
 Used in: the distillation and compression chapter.
 """
@@ -32,9 +34,9 @@ import warnings
 
 import numpy as np
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import require_tensorflow
 
-quiet_import_tensorflow()
+require_tensorflow("lrbook.quantize (the TFLite converter, tf.lite)")
 import keras  # noqa: F401  (TensorFlow imported quietly first)
 
 try:

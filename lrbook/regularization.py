@@ -350,10 +350,9 @@ def layer_statistics(model, x, y, *, loss=None):
     """
     import pandas as pd
 
-    from lrbook.env import quiet_import_tensorflow
+    from lrbook.env import import_keras
 
-    tf = quiet_import_tensorflow()
-    import keras
+    keras = import_keras()
 
     loss = loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     layers = list(model.layers)
@@ -369,10 +368,12 @@ def layer_statistics(model, x, y, *, loss=None):
     if not kernels:
         _fail("model", model.name, "a model with at least one layer that has a kernel")
     tap = keras.Model(model.inputs, [p.output for p in probes] + [model.outputs[0]])
-    with tf.GradientTape() as tape:
+
+    def forward():
         *acts, logits = tap(x, training=False)
-        value = loss(y, logits)
-    grads = tape.gradient(value, [k.kernel for k in kernels])
+        return loss(y, logits), acts
+
+    acts, grads = _gradients(forward, [k.kernel for k in kernels])
     rows = []
     for layer, act, grad in zip(kernels, acts, grads):
         a = np.asarray(act)
@@ -389,3 +390,43 @@ def layer_statistics(model, x, y, *, loss=None):
     out.index = np.arange(1, len(out) + 1)
     out.index.name = "depth"
     return out
+
+
+def _gradients(forward, variables):
+    """``(aux, grads)``: run ``forward() -> (value, aux)``; the gradients of ``value`` by ``variables``.
+
+    Backend-neutral (Keras has no gradient op): ``tf.GradientTape`` on
+    TensorFlow, ``jax.grad`` through a ``keras.StatelessScope`` on JAX,
+    ``torch.autograd.grad`` on PyTorch. ``aux`` and the gradients come back as
+    NumPy arrays.
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    to_numpy = keras.ops.convert_to_numpy
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            value, aux = forward()
+        grads = tape.gradient(value, variables)
+    elif backend == "jax":
+        import jax
+
+        def pure(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                value, aux = forward()
+            return value, aux
+
+        grads, aux = jax.grad(pure, has_aux=True)([v.value for v in variables])
+    elif backend == "torch":
+        import torch
+
+        value, aux = forward()
+        grads = torch.autograd.grad(value, [v.value for v in variables])
+    else:
+        raise NotImplementedError(
+            f"Gradients on the Keras backend {backend!r} are not supported by lrbook "
+            "(supported: tensorflow, jax, torch)."
+        )
+    return [to_numpy(a) for a in aux], [to_numpy(g) for g in grads]

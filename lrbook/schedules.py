@@ -36,9 +36,9 @@ from lrbook import annealing
 from lrbook._validation import fail as _fail
 from lrbook._validation import integer as _integer
 from lrbook._validation import real as _real
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 from keras import ops
 
@@ -88,6 +88,32 @@ def _choice(name, value, options):
 
 def _step(step):
     return ops.cast(step, "float32")
+
+
+def _host_step(step):
+    """``step`` as a NumPy float32 scalar where a schedule is cheaper on the host, else ``None``.
+
+    On PyTorch Keras runs the train step eagerly (its default), so each of a
+    schedule's twenty-odd scalar ops is dispatched on its own: one-cycle's rate
+    and momentum cost about 0.2 ms a step on a CPU that way, the same float32
+    maths in NumPy a few microseconds. So there, for a scalar step (the
+    optimizer's iteration count) outside ``torch.compile``, the schedule is
+    evaluated in NumPy; everywhere else (TensorFlow's and JAX's compiled steps,
+    arrays of steps) with ``keras.ops``.
+    """
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+
+    if torch.compiler.is_compiling():
+        return None
+    if isinstance(step, keras.Variable):
+        step = step.value
+    if isinstance(step, torch.Tensor):
+        if step.ndim != 0 or step.requires_grad:
+            return None
+        return np.float32(step.item())
+    return None
 
 
 def _serialize_fn(owner, name, fn):
@@ -220,8 +246,8 @@ class Warmup(_Schedule):
 
     Raises:
         ValueError: if ``schedule`` is neither a ``LearningRateSchedule`` nor a
-            number >= 0, ``warmup_steps`` is not an integer >= 0, or
-            ``initial_learning_rate`` < 0.
+            finite number > 0 (a warmup to 0 trains nothing), ``warmup_steps``
+            is not an integer >= 0, or ``initial_learning_rate`` < 0.
     """
 
     def __init__(
@@ -238,9 +264,10 @@ class Warmup(_Schedule):
             if (
                 isinstance(schedule, (bool, str))
                 or not isinstance(schedule, numbers.Real)
-                or schedule < 0
+                or not 0 < schedule < float("inf")
             ):
-                _fail("schedule", schedule, "a LearningRateSchedule or a float >= 0")
+                # A warmup to a rate of 0 (or inf) trains nothing: refused.
+                _fail("schedule", schedule, "a LearningRateSchedule or a float > 0")
             if type(schedule) not in (int, float):
                 schedule = float(schedule)
         self.schedule = schedule
@@ -352,8 +379,9 @@ class RampUpExpDecay(_Schedule):
         the rate for ``epoch`` as a Python float.
 
     Raises:
-        ValueError: if a rate is < 0, an epoch count < 0, ``exp_decay`` is not
-            in (0, 1], or ``steps_per_epoch`` is not ``None`` or an integer >= 1.
+        ValueError: if a rate is < 0 or infinite, the peak ``max_lr`` is 0,
+            an epoch count < 0, ``exp_decay`` is not in (0, 1], or
+            ``steps_per_epoch`` is not ``None`` or an integer >= 1.
     """
 
     def __init__(
@@ -372,7 +400,7 @@ class RampUpExpDecay(_Schedule):
         self.name = _name(name)
         self.start_lr = _real("start_lr", start_lr, low=0.0)
         self.min_lr = _real("min_lr", min_lr, low=0.0)
-        self.max_lr = _real("max_lr", max_lr, low=0.0)
+        self.max_lr = _real("max_lr", max_lr, low=0.0, low_open=True)  # the peak
         self.rampup_epochs = _real("rampup_epochs", rampup_epochs, low=0.0)
         self.sustain_epochs = _real("sustain_epochs", sustain_epochs, low=0.0)
         self.exp_decay = _real("exp_decay", exp_decay, low=0.0, high=1.0, low_open=True)
@@ -487,8 +515,9 @@ class CyclicalLearningRate(_Schedule):
         The learning rate at ``step`` (float32 tensor).
 
     Raises:
-        ValueError: if a bound is < 0, ``step_size`` <= 0, ``scale_fn`` is not
-            callable or ``scale_mode`` is unknown; from ``get_config``, if
+        ValueError: if a bound is < 0 or infinite, both bounds are 0,
+            ``step_size`` <= 0, ``scale_fn`` is not callable or ``scale_mode``
+            is unknown; from ``get_config``, if
             ``scale_fn`` cannot be serialized.
     """
 
@@ -508,6 +537,12 @@ class CyclicalLearningRate(_Schedule):
         self.maximal_learning_rate = _real(
             "maximal_learning_rate", maximal_learning_rate, low=0.0
         )
+        if self.initial_learning_rate == 0 and self.maximal_learning_rate == 0:
+            raise ValueError(  # a cycle between 0 and 0 trains nothing
+                "Arguments `initial_learning_rate` and `maximal_learning_rate` must not "
+                f"both be 0. Received: initial_learning_rate={initial_learning_rate!r}, "
+                f"maximal_learning_rate={maximal_learning_rate!r}"
+            )
         self.step_size = _real("step_size", step_size, low=0.0, low_open=True)
         if not callable(scale_fn):
             _fail("scale_fn", scale_fn, "callable")
@@ -797,6 +832,18 @@ class OneCycleMomentum(_Schedule):
         )
 
     def __call__(self, step):
+        host = _host_step(step)
+        if host is not None:  # PyTorch, eager: NumPy on the host (see _host_step)
+            value = annealing.one_cycle_momentum(
+                host,
+                self.total_steps,
+                self.pct_start,
+                self.anneal_strategy,
+                self.three_phase,
+                self.base_momentum,
+                self.max_momentum,
+            )
+            return ops.convert_to_tensor(np.float32(value), "float32")
         with keras.name_scope(self.name):
             return ops.cast(
                 annealing.one_cycle_momentum(
@@ -878,7 +925,8 @@ class OneCycle(_Schedule):
         The learning rate at ``step`` (float32 tensor).
 
     Raises:
-        ValueError: if ``max_lr`` < 0, ``total_steps`` is not an integer >= 1,
+        ValueError: if ``max_lr`` <= 0 or infinite (the peak: a cycle up to 0
+            trains nothing), ``total_steps`` is not an integer >= 1,
             ``pct_start`` is outside [0, 1] or gives a zero-length first phase,
             ``anneal_strategy`` is unknown, a divisor is <= 0 or a momentum is
             outside [0, 1].
@@ -900,7 +948,7 @@ class OneCycle(_Schedule):
     ):
         super().__init__()
         self.name = _name(name)
-        self.max_lr = _real("max_lr", max_lr, low=0.0)
+        self.max_lr = _real("max_lr", max_lr, low=0.0, low_open=True)  # the peak
         (
             self.total_steps,
             self.pct_start,
@@ -958,6 +1006,19 @@ class OneCycle(_Schedule):
         return self.initial_lr / self.final_div_factor
 
     def __call__(self, step):
+        host = _host_step(step)
+        if host is not None:  # PyTorch, eager: NumPy on the host (see _host_step)
+            value = annealing.one_cycle(
+                host,
+                self.max_lr,
+                self.total_steps,
+                self.pct_start,
+                self.anneal_strategy,
+                self.div_factor,
+                self.final_div_factor,
+                self.three_phase,
+            )
+            return ops.convert_to_tensor(np.float32(value), "float32")
         with keras.name_scope(self.name):
             return ops.cast(
                 annealing.one_cycle(

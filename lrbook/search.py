@@ -34,9 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from lrbook._validation import fail as _fail
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 
 try:

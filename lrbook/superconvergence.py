@@ -50,7 +50,7 @@ from lrbook._validation import (
 from lrbook._validation import (
     positive_real as _positive_real,
 )
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 from lrbook.stats import adjust_pvalues, paired_comparison, summarize, verdict
 
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
     from lrbook.training import Arm
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 
 __all__ = [

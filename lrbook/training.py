@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 from lrbook.stats import adjust_pvalues, paired_comparison, summarize
 
-quiet_import_tensorflow()
+import_keras()
 import keras
 
 from lrbook.optimizers import unwrap
@@ -38,13 +38,17 @@ __all__ = [
 
 
 def set_seed(seed: int, *, deterministic: bool = False) -> None:
-    """Seed Python, NumPy and the backend; optionally make TensorFlow ops deterministic.
+    """Seed Python, NumPy and the backend; optionally make the backend's ops deterministic.
 
     Args:
         seed: the seed.
-        deterministic: also call ``tf.config.experimental.enable_op_determinism()``
-            (bit-identical reruns, slower on GPU; it cannot be switched off again
-            in the same process).
+        deterministic: also make the backend's ops deterministic (bit-identical
+            reruns, slower on GPU): on TensorFlow
+            ``tf.config.experimental.enable_op_determinism()`` (it cannot be
+            switched off again in the same process), on PyTorch
+            ``torch.use_deterministic_algorithms(True)``; JAX's ops are
+            deterministic already (on a GPU, set
+            ``XLA_FLAGS=--xla_gpu_deterministic_ops=true`` before starting).
 
     Example:
         >>> set_seed(0); a = np.random.rand()
@@ -57,9 +61,15 @@ def set_seed(seed: int, *, deterministic: bool = False) -> None:
         )
     keras.utils.set_random_seed(int(seed))
     if deterministic:
-        import tensorflow as tf
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
 
-        tf.config.experimental.enable_op_determinism()
+            tf.config.experimental.enable_op_determinism()
+        elif backend == "torch":
+            import torch
+
+            torch.use_deterministic_algorithms(True)
 
 
 def initial_weights(build_model: Callable[[], keras.Model], seed: int) -> list:
@@ -194,11 +204,14 @@ def has_batch_hooks(callbacks) -> bool:
 
 
 def _steps_per_execution(setting, n_samples: int, batch_size: int, callbacks) -> int:
-    """The ``steps_per_execution`` of one run: a whole epoch per call unless a callback needs each batch."""
+    """The ``steps_per_execution`` of one run: a whole epoch per call unless a callback needs each batch.
+
+    On PyTorch, one step per call: Keras's PyTorch backend allows nothing else.
+    """
     if setting == "auto":
         return (
             1
-            if has_batch_hooks(callbacks)
+            if has_batch_hooks(callbacks) or keras.backend.backend() == "torch"
             else max(1, math.ceil(n_samples / batch_size))
         )
     return int(setting)
@@ -255,7 +268,8 @@ def run_experiment(
         evaluate_test: evaluate the test set after every epoch.
         progress: show a progress bar over runs (on stderr).
         steps_per_execution: ``"auto"`` (a whole epoch per call when no
-            callback of the arm acts per batch, else 1) or a positive integer
+            callback of the arm acts per batch, else 1; always 1 on PyTorch,
+            whose Keras backend allows nothing else) or a positive integer
             for every arm. An arm's ``compile_kwargs`` may set its own.
 
     Returns:

@@ -3,6 +3,8 @@
 import importlib.util
 import pathlib
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -15,6 +17,9 @@ def _load(name):
     return module
 
 
+@pytest.mark.tensorflow_only(
+    "benchmarks/training_speed.py times Keras's TensorFlow train loop (tf.data, tf.function)"
+)
 def test_training_speed_reports_the_ratio_and_identical_weights(capsys):
     out = _load("training_speed").main(["--quick"])
     assert {"old_epoch_s", "new_epoch_s", "ratio", "max_abs_diff"} <= set(out)

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras  # noqa: E402
 
 from lrbook.distill import (  # noqa: E402
@@ -185,9 +185,11 @@ def test_same_loss_and_same_step_as_keras_distiller(T, ls, lh):
     loss_ours = float(ours.compute_loss(x, y, ours(x)))
     loss_theirs = float(theirs.compute_loss(x, y, theirs(x)))
     np.testing.assert_allclose(loss_ours, loss_theirs, rtol=1e-5)
-    s_logits = np.asarray(student(x))
+    s_logits = keras.ops.convert_to_numpy(student(x))
     np.testing.assert_allclose(
-        loss_ours, np_loss(y, s_logits, np.asarray(teacher(x)), T, ls, lh), rtol=1e-5
+        loss_ours,
+        np_loss(y, s_logits, keras.ops.convert_to_numpy(teacher(x)), T, ls, lh),
+        rtol=1e-5,
     )
 
     ours.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
@@ -212,7 +214,7 @@ def test_distiller_fits_unlabeled_and_reports_student_accuracy():
         _clone(student), teacher, temperature=2.0, lambda_soft=1.0, lambda_hard=1.0
     )
     d2.compile(keras.optimizers.Adam(0.05), metrics=["accuracy"])
-    y = np.argmax(np.asarray(teacher(x)), -1)
+    y = np.argmax(keras.ops.convert_to_numpy(teacher(x)), -1)
     logs = d2.fit(x, y, epochs=1, verbose=0).history
     assert "accuracy" in logs
 
@@ -278,7 +280,7 @@ def test_packed_targets_loss_equals_distiller_step():
         lambda_hard=1.0,
     )
     d.compile(keras.optimizers.SGD(0.1))
-    packed = pack_targets(y, np.asarray(teacher(x)))
+    packed = pack_targets(y, keras.ops.convert_to_numpy(teacher(x)))
     s2 = _clone(student)
     s2.compile(
         keras.optimizers.SGD(0.1),
@@ -287,14 +289,21 @@ def test_packed_targets_loss_equals_distiller_step():
     )
     np.testing.assert_allclose(
         float(DistillationLoss(3.0, 2.0, 1.0)(packed, s2(x))),
-        np_loss(y, np.asarray(student(x)), np.asarray(teacher(x)), 3.0, 2.0, 1.0),
+        np_loss(
+            y,
+            keras.ops.convert_to_numpy(student(x)),
+            keras.ops.convert_to_numpy(teacher(x)),
+            3.0,
+            2.0,
+            1.0,
+        ),
         rtol=1e-5,
     )
     d.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
     logs = s2.fit(x, packed, batch_size=32, epochs=1, shuffle=False, verbose=0).history
     for a, b in zip(d.student.get_weights(), s2.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-    acc = float((np.argmax(np.asarray(student(x)), -1) == y).mean())
+    acc = float((np.argmax(keras.ops.convert_to_numpy(student(x)), -1) == y).mean())
     assert logs["packed_accuracy"][0] == pytest.approx(acc)
     cfg = DistillationLoss(3.0, 2.0, 1.0).get_config()
     assert DistillationLoss.from_config(cfg).lambda_soft == 2.0

@@ -9,7 +9,8 @@ when no fast version of it exists (it trains for minutes, starts processes,
 downloads, or executes notebooks); every module still has examples that run.
 
 The modules of the extras (``search``, ``quantize``) are skipped, with the
-reason, where their extra is not installed (tools/lowest_versions.sh).
+reason, where their extra is not installed (tools/lowest_versions.sh), and the
+TensorFlow-only modules (``distributed``, ``quantize``) on the other backends.
 """
 
 from __future__ import annotations
@@ -22,16 +23,27 @@ import numpy as np
 import pytest
 
 import lrbook
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras
+
+#: Modules whose examples are TensorFlow's, and why.
+TENSORFLOW_ONLY = {
+    "lrbook.distributed": "tf.distribute",
+    "lrbook.quantize": "tf.lite",
+}
 
 MODULES = ["lrbook", *(f"lrbook.{name}" for name in sorted(lrbook._SUBMODULES))]
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
 def _import(name):
+    if name in TENSORFLOW_ONLY and keras.backend.backend() != "tensorflow":
+        pytest.skip(
+            f"{name} runs on {TENSORFLOW_ONLY[name]}: needs the TensorFlow backend, "
+            f"Keras runs on {keras.backend.backend()!r}"
+        )
     short = name.removeprefix("lrbook.")
     if short in lrbook._EXTRAS:
         try:

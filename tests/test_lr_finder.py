@@ -9,14 +9,17 @@ under test.
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-tf = quiet_import_tensorflow()
-import keras
+keras = import_keras()
+TENSORFLOW = keras.backend.backend() == "tensorflow"
+if TENSORFLOW:
+    import tensorflow as tf
 
 import lrbook
 from lrbook import lr_finder
@@ -25,10 +28,40 @@ from lrbook.training import set_seed
 
 NUM_FEATURES, NUM_CLASSES, L2 = 6, 3, 0.01
 
+#: Why the tests of the traced loop do not apply on JAX and PyTorch.
+TRACED_LOOP = (
+    "the traced loop is TensorFlow's tf.while_loop (JAX and PyTorch take one "
+    "train_on_batch a step)"
+)
+
 
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
+
+
+def _dataset(*arrays, batch_size):
+    """Batches of ``arrays``: a ``tf.data.Dataset`` on TensorFlow, else a list (a re-iterable)."""
+    if TENSORFLOW:
+        return tf.data.Dataset.from_tensor_slices(arrays).batch(batch_size)
+    n = len(arrays[0])
+    return _Reiterable(
+        [tuple(a[s : s + batch_size] for a in arrays) for s in range(0, n, batch_size)]
+    )
+
+
+class _Reiterable:
+    """Batches that can be iterated again and again (not a list: a list holds arrays)."""
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def __iter__(self):
+        return iter(self.batches)
+
+
+def _as_numpy(dataset):
+    return list(dataset.as_numpy_iterator()) if TENSORFLOW else list(dataset.batches)
 
 
 def _classification_data(n=64, seed=0):
@@ -145,11 +178,12 @@ class _Batches:
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("source", ["arrays", "tf.data"])
+@pytest.mark.parametrize("source", ["arrays", "dataset"])
 def test_records_true_batch_loss_with_regularization(source):
     """Each recorded loss is that batch's loss (data + L2) at the weights before its step.
 
-    The tf.data case has 4 batches and 10 steps, so it also checks cycling in order.
+    The dataset case (tf.data on TensorFlow, a list of batches elsewhere) has 4
+    batches and 10 steps, so it also checks cycling in order.
     """
     x, y = _classification_data(n=64)
     set_seed(1)
@@ -169,7 +203,7 @@ def test_records_true_batch_loss_with_regularization(source):
             shuffle=False,
         )
     else:
-        ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(bs)
+        ds = _dataset(x, y, batch_size=bs)
         result = lr_range_test(
             model, ds, start_lr=0.05, end_lr=2.0, num_steps=steps, stop_factor=None
         )
@@ -261,6 +295,7 @@ def _no_train_on_batch(*args, **kwargs):
     raise AssertionError("the traced loop must not fall back to train_on_batch")
 
 
+@pytest.mark.tensorflow_only(TRACED_LOOP)
 @pytest.mark.parametrize(
     "chunk", [3, 7, 128], ids=["3-per-call", "7-per-call", "one-call"]
 )
@@ -306,6 +341,7 @@ def test_traced_loop_matches_per_step_reference(trained_model, monkeypatch, chun
     np.testing.assert_array_equal(result.lrs, plan[: len(expected)])
 
 
+@pytest.mark.tensorflow_only(TRACED_LOOP)
 def test_running_mean_stop_discards_the_steps_run_past_it(trained_model, monkeypatch):
     """The loop cannot see the running mean: it runs the whole call, extra steps go."""
     model, x, y = trained_model
@@ -345,6 +381,7 @@ def test_running_mean_stop_discards_the_steps_run_past_it(trained_model, monkeyp
     np.testing.assert_allclose(result.losses, running[:kept], rtol=1e-5)
 
 
+@pytest.mark.tensorflow_only(TRACED_LOOP)
 def test_loop_that_leaves_early_is_resumed(trained_model, monkeypatch):
     """If the loop stops before the recorder would, the next call goes on from there."""
     model, x, y = trained_model
@@ -372,6 +409,7 @@ def test_loop_that_leaves_early_is_resumed(trained_model, monkeypatch):
     assert not resumed.stopped_early
 
 
+@pytest.mark.tensorflow_only(TRACED_LOOP)
 def test_calls_are_sized_by_their_duration(monkeypatch):
     """8 steps in the first call, then as many as fit in ``_CALL_SECONDS`` (here 1)."""
     x, y = _classification_data(n=64)
@@ -399,13 +437,14 @@ def test_dataset_with_partial_batches_and_sample_weights(monkeypatch):
     w = np.random.default_rng(0).uniform(0.5, 2.0, size=100).astype("float32")
     set_seed(2)
     model = _bn_dropout_model(keras.optimizers.SGD(0.05, momentum=0.9))
-    ds = tf.data.Dataset.from_tensor_slices((x, y, w)).batch(32)
-    monkeypatch.setattr(model, "train_on_batch", _no_train_on_batch)
+    ds = _dataset(x, y, w, batch_size=32)
+    if TENSORFLOW:  # the traced loop runs both kinds of batch
+        monkeypatch.setattr(model, "train_on_batch", _no_train_on_batch)
     result = lr_range_test(
         model, ds, num_steps=10, start_lr=1e-3, end_lr=0.3, stop_factor=None
     )
     monkeypatch.undo()
-    batches = list(ds.as_numpy_iterator())
+    batches = _as_numpy(ds)
     expected, _ = _reference_run(
         model, [batches[i % 4] for i in range(10)], result.lrs, stop_factor=None
     )
@@ -418,10 +457,16 @@ class _OwnTrainStep(keras.Sequential):
     def train_step(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         # Trains on every sample twice as heavily as Keras's step would.
-        return super().train_step((x, y, tf.fill(tf.shape(y), 2.0)))
+        weights = keras.ops.full(keras.ops.shape(y), 2.0)
+        return super().train_step((x, y, weights))
 
 
 def test_custom_train_step_is_run():
+    if keras.backend.backend() == "jax":
+        pytest.skip(
+            "a train_step(data) override is TensorFlow's and PyTorch's signature; "
+            "JAX's is train_step(state, data)"
+        )
     x, y = _classification_data(n=64)
     set_seed(1)
     model = _OwnTrainStep(
@@ -564,6 +609,8 @@ def test_restores_after_an_exception(trained_model, monkeypatch, error, where):
     ``per_batch_step``: a model that runs eagerly takes one ``train_on_batch`` a step.
     """
     model, x, y = trained_model
+    if where == "traced_loop" and not TENSORFLOW:
+        pytest.skip(TRACED_LOOP)
     before = _state(model)
     if where == "data":
         # 4 batches a pass: fails in the 2nd pass.
@@ -612,6 +659,7 @@ def test_restores_after_an_exception(trained_model, monkeypatch, error, where):
     _assert_same_state(before, _state(model))
 
 
+@pytest.mark.tensorflow_only(TRACED_LOOP)
 def test_restores_after_an_error_inside_the_traced_loop(trained_model, monkeypatch):
     """A step that fails at run time inside the loop, after four updates in the call."""
     model, x, y = trained_model
@@ -633,10 +681,31 @@ def test_restores_after_an_error_inside_the_traced_loop(trained_model, monkeypat
     _assert_same_state(before, _state(model))
 
 
+def _global_generators():
+    """The states of NumPy's, Python's (and PyTorch's) global generators, comparable with ``==``."""
+    kind, key, *rest = np.random.get_state()
+    states = [kind, key.tobytes(), tuple(rest), random.getstate()]
+    if keras.backend.backend() == "torch":
+        import torch
+
+        states.append(torch.get_rng_state().numpy().tobytes())
+    return states
+
+
 def _twin_runs(make_optimizer, *, pre_train, use_finder, finder_kwargs=None):
     """Build, optionally pre-train, optionally run the finder, then train; return the final state.
 
     ``use_finder``: False, True (lr_range_test) or "callback" (a fit with the LRFinder callback).
+
+    On JAX and PyTorch the first ``fit`` of a model that is not built reads a
+    batch to build it first, and that read draws from a global generator: a
+    permutation from NumPy's on JAX (Keras shuffles arrays with it), the
+    DataLoader's seed from PyTorch's on PyTorch (which an unseeded ``Dropout``
+    draws its masks from). The range test builds the model, so that ``fit`` no
+    longer draws it: there both twins are built first, as that ``fit`` would
+    build them. And the callback's own ``fit`` shuffles with NumPy's generator on
+    JAX, so there it does not shuffle. The test itself draws nothing from the
+    global generators, which is asserted here.
     """
     x, y = _classification_data(n=64, seed=5)
     keras.backend.clear_session()  # same layer names in both twins
@@ -644,6 +713,8 @@ def _twin_runs(make_optimizer, *, pre_train, use_finder, finder_kwargs=None):
     model = _bn_dropout_model(make_optimizer())
     if pre_train:
         model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    elif not TENSORFLOW:
+        model._symbolic_build(data_batch=(x[:16], y[:16], None))
     if use_finder == "callback":
         model.fit(
             x,
@@ -651,9 +722,11 @@ def _twin_runs(make_optimizer, *, pre_train, use_finder, finder_kwargs=None):
             batch_size=16,
             epochs=10,
             verbose=0,
+            shuffle=TENSORFLOW,
             callbacks=[LRFinder(num_steps=10, start_lr=1e-4, end_lr=10.0)],
         )
     elif use_finder:
+        generators = _global_generators()
         lr_range_test(
             model,
             x,
@@ -664,7 +737,8 @@ def _twin_runs(make_optimizer, *, pre_train, use_finder, finder_kwargs=None):
             end_lr=10.0,
             **(finder_kwargs or {}),
         )
-    # No reseeding: the finder must not consume any global random state either.
+        # No reseeding: the finder must not consume any global random state either.
+        assert _global_generators() == generators
     model.fit(x, y, batch_size=16, epochs=2, verbose=0, shuffle=True)
     # train_on_batch with the finder's input signature: a train_function left over from
     # the finder (tracing in a stand-in schedule) would be reused here.
@@ -728,6 +802,42 @@ def test_schedule_is_swept_and_put_back():
         _twin_runs(make, pre_train=True, use_finder=False),
         _twin_runs(make, pre_train=True, use_finder=True),
     )
+
+
+def test_schedule_optimizer_is_swept_at_exactly_the_planned_rates():
+    """With a schedule in the optimizer, each step still trains at the plan's rate.
+
+    The losses are those of a NumPy replay of plain SGD at the recorded rates, so
+    a step that read the schedule (or a stale rate) instead would show. On JAX
+    and PyTorch this is the optimizer-tracked stand-in variable at work.
+    """
+    x, y = _classification_data(n=64)
+    set_seed(1)
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.5, 2, 0.1)
+    model = _softmax_regression(keras.optimizers.SGD(learning_rate=schedule))
+    kernel, bias = (v.numpy() for v in model.weights)
+    result = lr_range_test(
+        model,
+        x,
+        y,
+        batch_size=16,
+        start_lr=0.05,
+        end_lr=2.0,
+        num_steps=10,
+        stop_factor=None,
+        shuffle=False,
+    )
+    np.testing.assert_array_equal(
+        result.lrs, _exp_plan(0.05, 2.0, 10).astype("float32")
+    )
+    batches = [(x[s : s + 16], y[s : s + 16]) for s in range(0, 64, 16)]
+    expected = _replay_sgd(
+        kernel, bias, [batches[i % 4] for i in range(10)], result.lrs
+    )
+    np.testing.assert_allclose(result.losses, expected, rtol=2e-5)
+    assert model.optimizer._learning_rate is schedule
+    # The iteration count alone (plain SGD has no slots): no stand-in left tracked.
+    assert [v.name for v in model.optimizer.variables] == ["iteration"]
 
 
 # --------------------------------------------------------------------------
@@ -1019,19 +1129,19 @@ _X, _Y = _classification_data(n=16)
         ),
         (
             {
-                "x": tf.data.Dataset.from_tensor_slices((_X, _Y)).batch(4).take(0),
+                "x": _dataset(_X[:0], _Y[:0], batch_size=4),
                 "y": None,
                 "batch_size": None,
             },
             "Argument `x` must yield at least one batch. Received: an empty",
         ),
         (
-            {"x": tf.data.Dataset.from_tensor_slices((_X, _Y)).batch(4), "y": None},
+            {"x": _dataset(_X, _Y, batch_size=4), "y": None},
             "Argument `batch_size` must be None when `x` is a dataset.*Received: batch_size=4",
         ),
         (
             {
-                "x": tf.data.Dataset.from_tensor_slices((_X, _Y)).batch(4),
+                "x": _dataset(_X, _Y, batch_size=4),
                 "batch_size": None,
             },
             "Argument `y` must be None when `x` is a dataset",

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -43,7 +44,7 @@ def test_docstring_table_matches():
 @pytest.mark.parametrize("norm", models.NORMS)
 def test_every_norm_builds_and_outputs_logits(norm):
     model = models.cnn1d((40, 1), norm=norm, width=0.5)
-    out = np.asarray(
+    out = keras.ops.convert_to_numpy(
         model(np.random.default_rng(0).normal(size=(4, 40, 1)).astype("float32"))
     )
     assert out.shape == (4, 10)

@@ -75,8 +75,12 @@ def test_headlines_round_trip_through_an_executed_notebook(tmp_path):
     ],
 )
 def test_text_renders_as_itself_through_myst_nb(text):
-    from myst_nb.core.variables import (
-        format_plain_text,
+    variables = pytest.importorskip(
+        "myst_nb.core.variables",
+        reason="myst_nb is the book's renderer (the `book` extra), not lrbook's",
+    )
+    format_plain_text = (
+        variables.format_plain_text
     )  # what {glue:text} does with text/plain
 
     assert format_plain_text(repr(Text(text)), "") == text

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from lrbook.env import quiet_import_tensorflow
+from lrbook.env import import_keras
 
-quiet_import_tensorflow()
+import_keras()
 import keras  # noqa: E402
 
 from lrbook import models  # noqa: E402
@@ -137,6 +137,12 @@ def test_callback_validation_and_config():
         ValueError, match=r"`frequency` must be an integer >= 1. Received: frequency=0"
     ):
         MagnitudePruning(0.5, frequency=0)
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `target_sparsity` must be a number in \(0, 1\). "
+        r"Received: target_sparsity=0",
+    ):
+        MagnitudePruning(0)  # prunes nothing
     with pytest.raises(
         ValueError, match=r"`target_sparsity` must be a number in \[0, 1\)"
     ):

@@ -35,14 +35,14 @@ def test_dropout_inverted_matches_keras_in_training_and_inference(rate):
         np.random.default_rng(0).normal(size=(64, 50)).astype("float32") + 3.0
     )  # no exact zeros
     layer = keras.layers.Dropout(rate, seed=1)
-    y_keras = np.asarray(layer(x, training=True))
+    y_keras = keras.ops.convert_to_numpy(layer(x, training=True))
     mask = y_keras != 0
     y, m = dropout_forward(x, rate, mask=mask)
     np.testing.assert_allclose(y, y_keras, rtol=1e-6)
     assert abs(m.mean() - (1 - rate)) < 4 * np.sqrt(rate * (1 - rate) / m.size)
     np.testing.assert_array_equal(
         dropout_forward(x, rate, training=False)[0],
-        np.asarray(layer(x, training=False)),
+        keras.ops.convert_to_numpy(layer(x, training=False)),
     )
 
 
@@ -138,7 +138,7 @@ def test_batch_norm_matches_keras_training_and_inference(shape):
     )  # Keras starts the moving variance at 1
     for _ in range(3):
         x = rng.normal(5.0, 2.0, size=shape).astype("float32")
-        y_keras = np.asarray(layer(x, training=True))
+        y_keras = keras.ops.convert_to_numpy(layer(x, training=True))
         y, mean, var = batch_norm_forward(
             x, gamma, beta, mean, var, momentum=0.9, epsilon=1e-3
         )
@@ -149,7 +149,10 @@ def test_batch_norm_matches_keras_training_and_inference(shape):
         x, gamma, beta, mean, var, training=False, epsilon=1e-3
     )
     np.testing.assert_allclose(
-        y_inf, np.asarray(layer(x, training=False)), rtol=1e-4, atol=1e-4
+        y_inf,
+        keras.ops.convert_to_numpy(layer(x, training=False)),
+        rtol=1e-4,
+        atol=1e-4,
     )
     np.testing.assert_array_equal(m2, mean)
     np.testing.assert_array_equal(v2, var)
@@ -280,8 +283,6 @@ def test_near_zero_fraction():
 
 # ----------------------------------------------------------------------------- layer statistics
 def test_layer_statistics_against_a_hand_forward_and_backward_pass():
-    import tensorflow as tf
-
     keras.utils.set_random_seed(0)
     model = models.mlp((6,), num_classes=3, hidden=(5, 4), activation="relu")
     rng = np.random.default_rng(0)
@@ -314,7 +315,6 @@ def test_layer_statistics_against_a_hand_forward_and_backward_pass():
         )
         np.testing.assert_allclose(stats.loc[depth, "act_zero"], np.mean(a == 0))
         np.testing.assert_allclose(stats.loc[depth, "grad_std"], g.std(), rtol=1e-4)
-    del tf
 
 
 def test_layer_statistics_shows_he_keeps_relu_activations_alive_and_errors():

@@ -37,6 +37,8 @@ def test_check_returns_the_value_or_fails():
         ("1", {}, "a real number"),
         (None, {}, "a real number"),
         (float("nan"), {}, "a real number"),
+        (float("inf"), {"low": 0}, "a finite number"),
+        (float("-inf"), {}, "a finite number"),
         (0.0, {"low": 0, "low_open": True}, "> 0"),
         (-1, {"low": 0}, ">= 0"),
         (2.0, {"low": 0, "high": 1}, ">= 0 and <= 1"),
