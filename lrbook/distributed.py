@@ -17,6 +17,11 @@ module holds what the chapter needs around it:
   at weights ``k`` steps old.
 - :func:`linear_scaling` is Goyal et al.'s learning-rate rule.
 
+:func:`configure_cpu_devices`, :func:`replica_gradients`, :func:`mnist1d_worker`,
+:func:`ps_worker` and :func:`train_delayed_sgd` need TensorFlow as the Keras backend
+(``tf.distribute``, ``tf.GradientTape``) and raise an ``ImportError`` that says so
+on any other; the scaling rule and the delay bound are NumPy and run anywhere.
+
 Used in: the scaling-out chapter.
 """
 
@@ -78,9 +83,9 @@ def configure_cpu_devices(n: int) -> list:
         isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1,
         "a positive integer",
     )
-    from lrbook.env import quiet_import_tensorflow
+    from lrbook.env import require_tensorflow
 
-    tf = quiet_import_tensorflow()
+    tf = require_tensorflow("lrbook.distributed.configure_cpu_devices (tf.distribute)")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(
@@ -132,9 +137,9 @@ def replica_gradients(strategy, model, x, y, loss_fn=None) -> list:
         >>> [g.shape for g in grads] == [tuple(v.shape) for v in model.trainable_variables]
         True
     """
-    from lrbook.env import quiet_import_tensorflow
+    from lrbook.env import require_tensorflow
 
-    tf = quiet_import_tensorflow()
+    tf = require_tensorflow("lrbook.distributed.replica_gradients (tf.distribute)")
     import keras
 
     x = np.asarray(x)
@@ -217,9 +222,9 @@ def mnist1d_worker(
         >>> results = run_cluster("lrbook.distributed:mnist1d_worker", workers=2,
         ...                       kwargs={"epochs": 1})    # doctest: +SKIP
     """
-    from lrbook.env import quiet_import_tensorflow
+    from lrbook.env import require_tensorflow
 
-    tf = quiet_import_tensorflow()
+    tf = require_tensorflow("lrbook.distributed.mnist1d_worker (tf.distribute)")
     import keras
 
     from lrbook import data, models
@@ -330,9 +335,9 @@ def ps_worker(
         >>> run_cluster("lrbook.distributed:ps_worker", workers=2, ps=1,
         ...             kwargs={"steps": 200})[0].value["staleness"][:5]   # doctest: +SKIP
     """
-    from lrbook.env import quiet_import_tensorflow
+    from lrbook.env import require_tensorflow
 
-    tf = quiet_import_tensorflow()
+    tf = require_tensorflow("lrbook.distributed.ps_worker (tf.distribute)")
     import keras
 
     from lrbook import data, models
@@ -530,9 +535,9 @@ def train_delayed_sgd(
         >>> len(out["loss"]), out["diverged"]    # 256 / 64 = 4 steps
         (4, False)
     """
-    from lrbook.env import quiet_import_tensorflow
+    from lrbook.env import require_tensorflow
 
-    tf = quiet_import_tensorflow()
+    tf = require_tensorflow("lrbook.distributed.train_delayed_sgd (tf.GradientTape)")
     import keras
 
     _check("learning_rate", learning_rate, learning_rate > 0, "> 0")

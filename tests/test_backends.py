@@ -108,6 +108,17 @@ def test_tensorflow_only_parts_name_the_backend_and_what_to_install(monkeypatch)
         ImportError, match=r"^Data set 'rock_paper_scissors' .*" + message
     ):
         lrbook.data.load("rock_paper_scissors")
+    from lrbook import distributed
+
+    with pytest.raises(
+        ImportError, match=r"^lrbook\.distributed\.configure_cpu_devices .*" + message
+    ):
+        distributed.configure_cpu_devices(2)
+    with pytest.raises(
+        ImportError, match=r"^lrbook\.distributed\.train_delayed_sgd .*" + message
+    ):
+        distributed.train_delayed_sgd(None, None, None, learning_rate=0.1, delay=1)
+    assert distributed.linear_scaling(0.1, 64, 256) == pytest.approx(0.4)  # NumPy
     if BACKEND != "tensorflow":
         monkeypatch.delitem(sys.modules, "lrbook.quantize", raising=False)
         with pytest.raises(ImportError, match=r"^lrbook\.quantize .*" + message):
