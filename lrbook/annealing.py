@@ -228,7 +228,7 @@ def rampup_exp_decay(
 ):
     """Linear ramp-up, a plateau, then exponential decay towards ``min_lr``.
 
-    The ``lr_function`` of the article the book grew from (``seeds/000``):
+    The ``lr_function`` of the one-cycle article the book grew from (VoAGI, in Japanese):
 
     ```python
     def rampup_exp_decay(epoch):

@@ -1,6 +1,7 @@
 """Knowledge distillation: the temperature softmax, the distillation loss and a ``Distiller`` model.
 
-The loss is the one of the exam notes the book grew from (``seeds/002``), after
+The loss is the one of the deep-learning exam article the book grew from (Zenn, 2022,
+in Japanese), after
 Hinton, Vinyals and Dean (2015)::
 
     L = (lambda_soft * T**2 * L_soft + lambda_hard * L_hard) / (lambda_soft + lambda_hard)

@@ -4,7 +4,7 @@ Small NumPy versions of what Keras layers and callbacks do, written out so that
 the chapter (and ``tests/test_regularization.py``) can check Keras against them:
 dropout in both of its scalings, batch normalization with training and
 inference statistics, the two early-stopping counting rules (Keras's and the
-one in the book's source notes), plus two measurements the chapter makes on
+one in the exam article the book grew from), plus two measurements the chapter makes on
 trained and freshly initialized models: the fraction of near-zero weights and
 per-layer activation and gradient statistics.
 
@@ -48,7 +48,7 @@ def dropout_forward(
         def dropout(x, m, rate, training, scaling):
             if scaling == "inverted":          # Keras, PyTorch: rescale while training
                 return x * m / (1 - rate) if training else x
-            else:                              # the book's source notes (and the 2014 paper)
+            else:                              # the exam article (and the 2014 paper)
                 return x * m if training else x * (1 - rate)
 
     Both keep the expected output of training equal to the inference output:
@@ -209,7 +209,7 @@ def early_stopping_epoch(
       the last improvement on the **best** value so far (by more than
       ``min_delta``); it is reset by every improvement, and training stops at the
       first epoch where it reaches ``patience``.
-    - ``"seed"`` (the book's source notes): count every epoch whose value is not
+    - ``"seed"`` (the rule of the exam article the book grew from): count every epoch whose value is not
       better than the **previous** epoch's, never reset, and stop once the count
       *exceeds* ``patience``.
 

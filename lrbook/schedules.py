@@ -327,7 +327,8 @@ class Warmup(_Schedule):
 class RampUpExpDecay(_Schedule):
     """Linear ramp-up, a plateau, then exponential decay: the article's ``lr_function``.
 
-    Per epoch (``seeds/000``, a ``LearningRateScheduler`` function):
+    Per epoch (the one-cycle article the book grew from (VoAGI, in Japanese), a ``LearningRateScheduler``
+    function):
 
     ```python
     def lr(epoch):
@@ -413,7 +414,7 @@ class RampUpExpDecay(_Schedule):
 
     @classmethod
     def article_defaults(cls, steps_per_epoch=None, staircase=True):
-        """The constants of the article the book grew from (``seeds/000``).
+        """The constants of the one-cycle article the book grew from (VoAGI, in Japanese).
 
         ``start_lr=1e-3, min_lr=1e-3, max_lr=2e-3, rampup_epochs=6,
         sustain_epochs=0, exp_decay=0.5``: up from 1e-3 to 2e-3 over 6 epochs,
@@ -649,7 +650,7 @@ class Triangular2CyclicalLearningRate(CyclicalLearningRate):
     ```
 
     Same signature and values as ``tfa.optimizers.Triangular2CyclicalLearningRate``
-    (the policy of the tensorflow-addons tutorial, ``seeds/004``); see
+    (the policy of the tensorflow-addons ``CyclicalLearningRate`` tutorial); see
     :class:`CyclicalLearningRate`.
 
     Example:

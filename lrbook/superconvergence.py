@@ -330,7 +330,7 @@ def adam_arm(lr: float = 1e-3, *, batch_size: int | None = None) -> Arm:
 def article_arm(*, batch_size: int | None = None) -> Arm:
     """The article's "MobileNetV2_lr" arm: Adam with its ramp-up / exponential-decay ``lr_function``
     (:meth:`lrbook.schedules.RampUpExpDecay.article_defaults`) set every epoch by
-    ``keras.callbacks.LearningRateScheduler``, exactly as ``seeds/000`` does.
+    ``keras.callbacks.LearningRateScheduler``, exactly as the one-cycle article does.
 
     Example:
         >>> sched = article_arm().callbacks()[0].schedule

@@ -1,7 +1,7 @@
 """Fair, repeated training experiments: same initial weights, several seeds, one tidy table.
 
-The practice comes from the cyclical-LR tutorial the book grew from
-(``seeds/004``): save the initial weights once and start every arm of a
+The practice comes from the tensorflow-addons cyclical-LR tutorial the book grew
+from: save the initial weights once and start every arm of a
 comparison from them. :func:`run_experiment` does that for every seed, trains
 each arm with the same data order, and returns one row per (arm, seed, epoch).
 """
