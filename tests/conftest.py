@@ -8,6 +8,7 @@ them); nothing is left out silently.
 """
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -77,3 +78,23 @@ def pytest_collection_modifyitems(config, items):
                     f"{BACKEND!r}"
                 )
             )
+
+
+@pytest.fixture
+def spawned(monkeypatch):
+    """The ``Popen`` objects of the cluster processes this test starts (and only those).
+
+    A process is gone for sure when its ``Popen`` has a return code: its parent
+    reaped it. A check by PID (``os.kill(pid, 0)``) cannot tell: PIDs are reused.
+    """
+    procs = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            procs.append(self)
+
+    from lrbook import cluster
+
+    monkeypatch.setattr(cluster.subprocess, "Popen", Recorded)
+    return procs

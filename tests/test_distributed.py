@@ -14,24 +14,6 @@ from lrbook import distributed as D
 from lrbook import models
 
 
-@pytest.fixture
-def spawned(monkeypatch):
-    """The ``Popen`` objects of the processes this test starts (and only those).
-
-    A process is gone for sure when its ``Popen`` has a return code: its parent
-    reaped it. A check by PID (``os.kill(pid, 0)``) cannot tell: PIDs are reused.
-    """
-    procs = []
-
-    class Recorded(subprocess.Popen):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            procs.append(self)
-
-    monkeypatch.setattr(C.subprocess, "Popen", Recorded)
-    return procs
-
-
 def reaped(procs):
     """Whether every one of ``procs`` has ended and been reaped by ``run_cluster``."""
     return all(p.returncode is not None for p in procs)
