@@ -30,10 +30,12 @@ from lrbook._validation import positive_real
 __all__ = [
     "LOSS_SOURCES",
     "MODES",
+    "ONE_CYCLE_PEAK_RULE",
     "SUGGESTION_METHODS",
     "LRFinderResult",
     "gradient",
     "minimum",
+    "one_cycle_peak",
     "slide",
     "smooth_losses",
     "steep",
@@ -48,6 +50,9 @@ MODES = ("exponential", "linear")
 LOSS_SOURCES = ("batch", "running_mean")
 #: The rules :meth:`LRFinderResult.suggestion` knows, in the order plotted.
 SUGGESTION_METHODS = ("valley", "slide", "minimum", "steep", "gradient")
+#: The rule :func:`one_cycle_peak` applies by default: the book's one recipe
+#: for one-cycle's peak, chosen in the LR-finder chapter.
+ONE_CYCLE_PEAK_RULE = "minimum"
 
 
 # --------------------------------------------------------------------------
@@ -549,3 +554,64 @@ class LRFinderResult:
             ax.set_ylim(low - pad, high + 2 * pad)
         ax.legend(fontsize="small", loc="best")
         return ax
+
+
+def one_cycle_peak(
+    results, *, rule: str = ONE_CYCLE_PEAK_RULE, factor: float = 1.0
+) -> float:
+    """One-cycle's peak learning rate from range tests: the book's one recipe.
+
+    Rule: ``factor`` times the geometric mean, over the range tests in
+    ``results``, of each test's ``rule`` suggestion ``s_i``,
+    ``peak = factor * exp(mean(ln s_i))``, skipping tests whose suggestion is not finite and positive (a test too
+    short for the rule). The default, ``rule="minimum"`` and ``factor=1``, is
+    the learning rate at the lowest smoothed loss divided by 10: the "edge"
+    of the sweep over ten. The LR-finder chapter tried the edge itself, the
+    edge / 3 and the edge / 10 for one-cycle and chose this one; every later
+    chapter uses it unless it says why not. Several tests (one per seed) give
+    one peak for all of them, so that every seed's arms share it.
+
+    Args:
+        results: one :class:`LRFinderResult`, or a sequence of them.
+        rule: one of :data:`SUGGESTION_METHODS`.
+        factor: a multiplier > 0 applied to the geometric mean.
+
+    Returns:
+        The peak learning rate, a float.
+
+    Raises:
+        ValueError: an unknown ``rule``, a ``factor`` that is not > 0, empty
+            ``results``, or no test with a finite positive suggestion.
+
+    Example:
+        >>> lrs = np.logspace(-4, 1, 60)
+        >>> losses = 2.0 - np.log10(lrs) / 10 + (lrs > 0.5) * 5.0   # lowest at the last lr <= 0.5
+        >>> r = LRFinderResult(lrs, losses, losses, stopped_early=False, num_steps=60)
+        >>> round(one_cycle_peak(r), 4), round(one_cycle_peak([r, r], factor=2), 4)
+        (0.0441, 0.0881)
+    """
+    if rule not in SUGGESTION_METHODS:
+        raise ValueError(
+            f"Argument `rule` must be one of {SUGGESTION_METHODS}. Received: rule={rule!r}"
+        )
+    factor = positive_real("factor", factor)
+    tests = [results] if isinstance(results, LRFinderResult) else list(results)
+    if not tests:
+        raise ValueError(
+            "Argument `results` must be an LRFinderResult or a non-empty sequence of "
+            f"them. Received: results={results!r}"
+        )
+    values = []
+    for test in tests:
+        try:
+            value = test.suggestion(rule)
+        except ValueError:
+            continue
+        if value > 0 and math.isfinite(value):
+            values.append(value)
+    if not values:
+        raise ValueError(
+            f"Argument `results` must hold a range test with a finite {rule!r} "
+            f"suggestion. Received: results=<{len(tests)} range tests, none finite>"
+        )
+    return float(factor * np.exp(np.mean(np.log(values))))

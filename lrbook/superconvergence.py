@@ -51,6 +51,7 @@ from lrbook._validation import (
     positive_real as _positive_real,
 )
 from lrbook.env import import_keras
+from lrbook.lr_rules import ONE_CYCLE_PEAK_RULE, SUGGESTION_METHODS, one_cycle_peak
 from lrbook.stats import adjust_pvalues, paired_comparison, summarize, verdict
 
 if TYPE_CHECKING:
@@ -534,7 +535,7 @@ def range_test_max_lr(
     data,
     *,
     seeds,
-    rule: str = "minimum",
+    rule: str = ONE_CYCLE_PEAK_RULE,
     factor: float = 1.0,
     batch_size: int = 64,
     momentum: float = 0.9,
@@ -542,6 +543,10 @@ def range_test_max_lr(
 ):
     """One-cycle's peak from the LR range test: ``factor`` times the geometric mean over seeds of ``rule``.
 
+    Runs one range test per seed and applies
+    :func:`lrbook.lr_rules.one_cycle_peak`, the book's one recipe (by default
+    the ``minimum`` suggestion: the learning rate at the lowest smoothed loss
+    / 10).
     Each seed's test runs on the initial weights :func:`run_comparison` gives
     that seed (``training.initial_weights``), with SGD and ``momentum``.
 
@@ -565,7 +570,9 @@ def range_test_max_lr(
     from lrbook.training import initial_weights
 
     factor = _positive_real("factor", factor)
-    results, values = [], []
+    if rule not in SUGGESTION_METHODS:
+        _fail("rule", rule, f"one of {SUGGESTION_METHODS}")
+    results = []
     for seed in seeds:
         keras.backend.clear_session()
         weights = initial_weights(build, seed)
@@ -581,16 +588,15 @@ def range_test_max_lr(
             seed=seed,
         )
         results.append(result)
-        value = result.suggestion(rule)
-        if value > 0 and math.isfinite(value):
-            values.append(value)
-    if not values:
+    try:
+        peak = one_cycle_peak(results, rule=rule, factor=factor)
+    except ValueError:
         _fail(
             "seeds",
             list(seeds),
             f"seeds whose range test gives a finite {rule!r} suggestion",
         )
-    return RangeTestPeak(float(factor * np.exp(np.mean(np.log(values)))), results)
+    return RangeTestPeak(peak, results)
 
 
 # ----------------------------------------------------------------------------- running

@@ -181,3 +181,59 @@ def test_plot_returns_axes_with_labels():
     )
     plt.close(fig)
     assert "LRFinderResult(60 of 60 steps" in repr(result)
+
+
+# --------------------------------------------------------------------------
+# one_cycle_peak: the book's one recipe for one-cycle's peak
+# --------------------------------------------------------------------------
+
+
+def _curve_with_minimum_at(lr_at_min, num=50):
+    """A result whose smoothed loss is lowest at ``lr_at_min`` (a point of the sweep)."""
+    lrs = np.logspace(-4, 1, num)
+    i = int(np.argmin(np.abs(lrs - lr_at_min)))
+    losses = np.full(num, 3.0)
+    losses[i] = 1.0
+    r = LRFinderResult(lrs, losses, losses, stopped_early=False, num_steps=num)
+    return r, float(lrs[i])
+
+
+def test_one_cycle_peak_is_the_minimum_rule_by_default():
+    r, at_min = _curve_with_minimum_at(0.2)
+    # fastai's minimum: the lr of the lowest loss, divided by 10
+    assert lr_rules.one_cycle_peak(r) == pytest.approx(at_min / 10)
+    assert lr_rules.ONE_CYCLE_PEAK_RULE == "minimum"
+
+
+def test_one_cycle_peak_is_the_geometric_mean_over_tests_times_factor():
+    r1, a = _curve_with_minimum_at(0.01)
+    r2, b = _curve_with_minimum_at(1.0)
+    # geometric mean of a/10 and b/10 = sqrt(a * b) / 10, then times 3
+    expected = 3 * math.sqrt(a * b) / 10
+    assert lr_rules.one_cycle_peak([r1, r2], factor=3) == pytest.approx(expected)
+
+
+def test_one_cycle_peak_skips_tests_without_a_finite_suggestion():
+    r, at_min = _curve_with_minimum_at(0.05)
+    nan = np.full(50, np.nan)
+    dead = LRFinderResult(r.lrs, nan, nan, stopped_early=True, num_steps=50)
+    assert lr_rules.one_cycle_peak([dead, r]) == pytest.approx(at_min / 10)
+    with pytest.raises(ValueError, match="Argument `results`"):
+        lr_rules.one_cycle_peak([dead])
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"rule": "edge"}, "rule"), ({"factor": 0}, "factor"), ({"factor": -1}, "factor")],
+)
+def test_one_cycle_peak_refuses_bad_arguments(kwargs, name):
+    r, _ = _curve_with_minimum_at(0.1)
+    with pytest.raises(ValueError, match=f"Argument `{name}`.*Received: {name}="):
+        lr_rules.one_cycle_peak(r, **kwargs)
+
+
+def test_one_cycle_peak_refuses_no_results():
+    with pytest.raises(
+        ValueError, match="Argument `results`.*Received: results=\\[\\]"
+    ):
+        lr_rules.one_cycle_peak([])
