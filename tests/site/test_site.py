@@ -215,6 +215,7 @@ def test_search_finds_a_word_from_a_chapter(browser, server):
 EXERCISE_PAGES = [
     "notebooks/01_training_basics",
     "notebooks/02_schedules",
+    "notebooks/03_lr_finder",
     "notebooks/04_superconvergence",
     "notebooks/08_scaling_out",
 ]
