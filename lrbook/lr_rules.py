@@ -199,12 +199,9 @@ def _as_curve(lrs, losses, min_points: int = 2):
             f"a curve of at least {min_points} points for a suggestion (run more "
             "steps, or skip fewer points at the ends)",
         )
-    if (
-        not np.all(np.isfinite(losses))
-        or not np.all(np.isfinite(lrs))
-        or np.any(lrs <= 0)
-    ):
-        raise ValueError("Arguments `lrs` and `losses` must be finite, with lrs > 0.")
+    if not np.all(np.isfinite(lrs)) or np.any(lrs <= 0):
+        fail("lrs", lrs.tolist(), "finite values > 0")
+    check("losses", losses.tolist(), bool(np.all(np.isfinite(losses))), "finite values")
     return lrs, losses
 
 

@@ -322,7 +322,7 @@ def test_installed_package_finds_the_checkout_from_cwd_or_lrbook_root(tmp_path):
         ["list"], cwd=tmp_path, site=site, extra_env={"LRBOOK_ROOT": str(tmp_path)}
     )
     assert wrong.returncode != 0
-    assert "Environment variable `LRBOOK_ROOT` must name the book's checkout" in (
+    assert "Environment variable `LRBOOK_ROOT` must be the path of the book's checkout" in (
         wrong.stderr
     )
 
