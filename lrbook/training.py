@@ -120,7 +120,8 @@ class Arm:
         callbacks: a zero-argument callable returning a list of callbacks, or ``None``.
         epochs: this arm's epoch budget (default: the experiment's).
         batch_size: this arm's batch size (default: the experiment's).
-        build: a model builder for this arm, taking no arguments. It must give
+        build_model: a model builder for this arm, taking no arguments (the
+            experiment's ``build_model`` when ``None``). It must give
             the same architecture as the experiment's builder (the shared
             initial weights are loaded into it); use it to change, for example,
             dropout rates, which have no weights.
@@ -138,7 +139,7 @@ class Arm:
     callbacks: Callable | None = None
     epochs: int | None = None
     batch_size: int | None = None
-    build: Callable | None = None
+    build_model: Callable | None = None
     compile_kwargs: dict = field(default_factory=dict)
 
 
@@ -320,7 +321,7 @@ def run_experiment(
             bar.set_postfix_str(f"seed={seed} arm={name}")
             keras.backend.clear_session()
             set_seed(seed)
-            model = (arm.build or build_model)()
+            model = (arm.build_model or build_model)()
             model.set_weights(initial)
             bs = arm.batch_size or batch_size
             arm_callbacks = list(arm.callbacks() if arm.callbacks else [])

@@ -98,7 +98,7 @@ def test_requirements_for_a_gpu_swap_only_the_tensorflow_line(monkeypatch):
         match=r"Argument `device` must be 'cpu', 'gpu' or 'auto'. Received: device='tpu'",
     ):
         book.requirements("tpu", text)
-    with pytest.raises(ValueError, match=r"Argument `text` must pin tensorflow-cpu"):
+    with pytest.raises(ValueError, match=r"Argument `text` must be requirements that pin tensorflow-cpu"):
         book.requirements("gpu", "keras==3\n")
 
 

@@ -405,3 +405,23 @@ def test_steps_per_execution_rejects(tiny, value):
             progress=False,
             steps_per_execution=value,
         )
+
+
+def test_arm_build_model_replaces_the_experiments_builder(tiny):
+    """`Arm(build_model=...)`, named as `run_experiment`'s builder (issue 22)."""
+    calls = []
+
+    def build_other():
+        calls.append(1)
+        return build_tiny()
+
+    arms = {
+        "own": training.Arm("sgd", build_model=build_other),
+        "shared": training.Arm("sgd"),
+    }
+    training.run_experiment(
+        build_tiny, arms, tiny, seeds=[0], epochs=1, progress=False
+    )
+    assert len(calls) == 1  # the "own" arm's model, once for its one seed
+    with pytest.raises(TypeError, match="unexpected keyword argument 'build'"):
+        training.Arm("sgd", build=build_tiny)
