@@ -68,8 +68,7 @@ def fail_env(name: str, value, expected: str) -> NoReturn:
         ValueError: Environment variable `LRBOOK_PROFILE` must be 'quick' or 'full'. Received: LRBOOK_PROFILE='fast'
     """
     raise ValueError(
-        f"Environment variable `{name}` must be {expected}. "
-        f"Received: {name}={value!r}"
+        f"Environment variable `{name}` must be {expected}. Received: {name}={value!r}"
     )
 
 

@@ -383,7 +383,9 @@ def ps_worker(
 
     loss_before = train_loss()
     t0 = time.perf_counter()
-    remote = [coordinator.schedule(train_step, args=(iterator,)) for _ in range(total_steps)]
+    remote = [
+        coordinator.schedule(train_step, args=(iterator,)) for _ in range(total_steps)
+    ]
     coordinator.join()
     seconds = time.perf_counter() - t0
     fetched = [r.fetch() for r in remote]

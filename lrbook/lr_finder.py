@@ -90,7 +90,7 @@ import warnings
 
 import numpy as np
 
-from lrbook._validation import check, fail, shown
+from lrbook._validation import fail, shown
 from lrbook.env import import_keras, quiet_import_tensorflow
 
 keras = import_keras()
@@ -377,7 +377,9 @@ def _batches(x, y, batch_size, shuffle, seed):
     n = _first_dim(x)
     if n == 0:
         shapes = [getattr(a, "shape", None) for a in keras.tree.flatten(x)]
-        fail("x", shown(f"<arrays of shapes {shapes}>"), "arrays of at least one sample")
+        fail(
+            "x", shown(f"<arrays of shapes {shapes}>"), "arrays of at least one sample"
+        )
     if _first_dim(y) != n:
         fail(
             "y",
@@ -788,7 +790,9 @@ def lr_range_test(
     if not getattr(model, "compiled", False):
         fail(
             "model",
-            shown(f"<uncompiled {type(model).__name__} {getattr(model, 'name', '')!r}>"),
+            shown(
+                f"<uncompiled {type(model).__name__} {getattr(model, 'name', '')!r}>"
+            ),
             "compiled with the optimizer you will train with",
         )
     _inner_optimizer(model)

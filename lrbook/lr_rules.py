@@ -25,7 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrbook._validation import check, fail, fraction, integer, one_of, positive_real, shown
+from lrbook._validation import (
+    check,
+    fail,
+    fraction,
+    integer,
+    one_of,
+    positive_real,
+    shown,
+)
 
 __all__ = [
     "LOSS_SOURCES",

@@ -228,7 +228,9 @@ def tune(
         evaluate_test=False,
         progress=progress,
     )
-    check("metric", metric, metric in runs, f"a column of the runs {sorted(runs.columns)}")
+    check(
+        "metric", metric, metric in runs, f"a column of the runs {sorted(runs.columns)}"
+    )
     last = runs[runs.epoch == epochs]
     rows = []
     for setting, label in zip(settings, labels):

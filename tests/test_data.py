@@ -82,8 +82,10 @@ def test_digits_offline():
         ({"n_train": 1001}, "Argument `n_train` must be a multiple of 8"),
         (
             {"validation_split": 1.0},
-            r"Argument `validation_split` must be a number in \[0, 1\). "
-            r"Received: validation_split=1.0",
+            (
+                r"Argument `validation_split` must be a number in \[0, 1\). "
+                r"Received: validation_split=1.0"
+            ),
         ),
         ({"name": "digits", "n_train": 99999}, "Argument `n_train` must be at most"),
     ],

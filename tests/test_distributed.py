@@ -56,7 +56,8 @@ def test_delay_errors():
     ):
         D.delayed_gd_threshold(-1)
     with pytest.raises(
-        ValueError, match=r"Argument `learning_rate` must be > 0. Received: learning_rate=0"
+        ValueError,
+        match=r"Argument `learning_rate` must be > 0. Received: learning_rate=0",
     ):
         D.delayed_gd(1.0, 0, 1, 10)
     with pytest.raises(

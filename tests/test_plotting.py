@@ -75,7 +75,10 @@ def test_plot_lr_sweep_draws_one_line_per_group_sorted_by_learning_rate():
 
 
 def test_plot_lr_sweep_names_a_missing_column():
-    with pytest.raises(ValueError, match=r"must be a table with a column 'lr'. Received: table=<a table with columns"):
+    with pytest.raises(
+        ValueError,
+        match=r"must be a table with a column 'lr'. Received: table=<a table with columns",
+    ):
         plotting.plot_lr_sweep(pd.DataFrame({"optimizer": ["a"], "mean": [1.0]}))
 
 

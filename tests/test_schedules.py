@@ -698,7 +698,10 @@ class _NoConfig:
 @pytest.mark.parametrize(
     "fn,match",
     [
-        (_unregistered_scale, r"Argument `scale_fn` must be .* not an unregistered function"),
+        (
+            _unregistered_scale,
+            r"Argument `scale_fn` must be .* not an unregistered function",
+        ),
         (
             _NoConfig(),
             (

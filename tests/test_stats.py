@@ -40,7 +40,8 @@ def test_summarize_drops_nan_and_single_value_has_nan_std():
 
 def test_summarize_rejects_empty():
     with pytest.raises(
-        ValueError, match="Argument `values` must be a sequence of at least one value. Received: values=\\[\\]"
+        ValueError,
+        match="Argument `values` must be a sequence of at least one value. Received: values=\\[\\]",
     ):
         summarize([])
 
@@ -74,7 +75,10 @@ def test_welch_zero_variance_cases():
 
 
 def test_welch_needs_two_values():
-    with pytest.raises(ValueError, match="Argument `b` must be at least two values for a t-test. Received: b="):
+    with pytest.raises(
+        ValueError,
+        match="Argument `b` must be at least two values for a t-test. Received: b=",
+    ):
         welch_t_test([1.0, 2.0], [1.0])
 
 
@@ -209,7 +213,12 @@ def test_a_constant_difference_is_not_a_certainty(method):
 @pytest.mark.parametrize(
     "a, b, kwargs, message",
     [
-        ([1, 2, 3], [1, 2], {}, "Argument `b` must be as long as `a`.*Received: b=\\[1.0, 2.0\\], a=\\[1.0, 2.0, 3.0\\]"),
+        (
+            [1, 2, 3],
+            [1, 2],
+            {},
+            "Argument `b` must be as long as `a`.*Received: b=\\[1.0, 2.0\\], a=\\[1.0, 2.0, 3.0\\]",
+        ),
         ([1], [2], {}, "a paired comparison needs two pairs"),
         ([1, float("nan")], [1, 2], {}, "Argument `a` must be finite values only"),
         ([1, 2], [1, float("inf")], {}, "Argument `b` must be finite values only"),

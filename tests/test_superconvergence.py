@@ -282,8 +282,10 @@ def test_one_cycle_arm_spans_the_budget_and_cycles_momentum():
         ({"epochs": 0}, "`epochs` must be an integer >= 1"),
         (
             {"steps_per_epoch": 2.5},
-            "Argument `steps_per_epoch` must be an integer >= 1. "
-            "Received: steps_per_epoch=2.5",
+            (
+                "Argument `steps_per_epoch` must be an integer >= 1. "
+                "Received: steps_per_epoch=2.5"
+            ),
         ),
         ({"pct_start": 1.5}, "pct_start"),
     ],
@@ -328,7 +330,9 @@ def test_arms_take_keras_vocabulary():
         lambda: sc.adam_arm(lr=0.01),
         lambda: sc.step_decay_arm(lr=0.1, epochs=2),
         lambda: sc.one_cycle_arm(0.1, 2, steps=5),
-        lambda: sc.tune_lr(build=None, make_arm=None, lrs=[0.1], data=None, seeds=[0], epochs=1),
+        lambda: sc.tune_lr(
+            build=None, make_arm=None, lrs=[0.1], data=None, seeds=[0], epochs=1
+        ),
         lambda: sc.range_test_max_lr(build=None, data=None, seeds=[0]),
     ):
         with pytest.raises(TypeError, match="unexpected keyword argument"):

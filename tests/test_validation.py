@@ -144,7 +144,8 @@ def test_fail_shows_the_other_arguments_it_compared():
             "Argument `start_lr` must be < `end_lr`. Received: start_lr=2, end_lr=1"
         ),
     ):
-        v.check("start_lr", 2, 2 < 1, "< `end_lr`", end_lr=1)
+        start_lr, end_lr = 2, 1
+        v.check("start_lr", start_lr, start_lr < end_lr, "< `end_lr`", end_lr=end_lr)
 
 
 def test_shown_describes_a_value_instead_of_its_repr():
@@ -180,20 +181,26 @@ def test_fraction_lower_open():
         ),
         (
             lambda: __import__("lrbook.tuning").tuning._settings({"lr": []}),
-            "Argument `grid['lr']` must be a non-empty list of values. "
-            "Received: grid['lr']=[]",
+            (
+                "Argument `grid['lr']` must be a non-empty list of values. "
+                "Received: grid['lr']=[]"
+            ),
         ),
         (
             lambda: __import__("lrbook.lr_rules").lr_rules.minimum([1.0, 2.0], [1.0]),
-            "Argument `lrs` must be as long as `losses`. "
-            "Received: lrs=<2 values>, losses=<1 values>",
+            (
+                "Argument `lrs` must be as long as `losses`. "
+                "Received: lrs=<2 values>, losses=<1 values>"
+            ),
         ),
         (
             lambda: __import__("lrbook.pruning").pruning.polynomial_sparsity(
                 0, begin_step=5, end_step=5
             ),
-            "Argument `end_step` must be an integer > `begin_step`. "
-            "Received: end_step=5, begin_step=5",
+            (
+                "Argument `end_step` must be an integer > `begin_step`. "
+                "Received: end_step=5, begin_step=5"
+            ),
         ),
     ],
 )
