@@ -85,7 +85,7 @@ def main(argv=None):
     build = lambda: sc.set_batch_norm_momentum(
         models.cnn1d(ds.input_shape, norm="batch"), 0.9
     )  # noqa: E731
-    steps = sc.steps_per_epoch(len(ds.y_train), args.batch_size)
+    steps_per_epoch = sc.steps_per_epoch(len(ds.y_train), args.batch_size)
     budgets = p["budgets"]
 
     print(
@@ -121,7 +121,7 @@ def main(argv=None):
     )
     families = {
         "one-cycle": sc.Family(
-            lambda e: sc.one_cycle_arm(max_lr, e, steps), per_budget=True
+            lambda e: sc.one_cycle_arm(max_lr, e, steps_per_epoch), per_budget=True
         ),
         "best constant LR": sc.Family(lambda e: sc.constant_arm(best_lr)),
         "Adam": sc.Family(lambda e: sc.adam_arm()),

@@ -19,29 +19,68 @@ from typing import NoReturn
 import numpy as np
 
 
-def fail(name: str, value, expected: str) -> NoReturn:
+def fail(name: str, value, expected: str, /, **also) -> NoReturn:
     """Raise the ``ValueError`` for argument ``name``.
+
+    ``also`` names the other arguments the requirement depends on; they are
+    repeated after ``value`` so the message shows everything it compared.
 
     Example:
         >>> fail("epochs", 0, "an integer >= 1")
         Traceback (most recent call last):
         ...
         ValueError: Argument `epochs` must be an integer >= 1. Received: epochs=0
+        >>> fail("start_lr", 2, "< `end_lr`", end_lr=1)
+        Traceback (most recent call last):
+        ...
+        ValueError: Argument `start_lr` must be < `end_lr`. Received: start_lr=2, end_lr=1
+    """
+    received = ", ".join(f"{k}={v!r}" for k, v in {name: value, **also}.items())
+    raise ValueError(f"Argument `{name}` must be {expected}. Received: {received}")
+
+
+class shown(str):
+    """Text that a message shows as it is: a ``Received:`` that describes the value.
+
+    For values whose ``repr`` would be long or unreadable (a model, an array of
+    a thousand numbers, a list of results), pass ``shown("<...>")`` instead.
+
+    Example:
+        >>> fail("x", shown("<an empty Dataset>"), "a source of at least one batch")
+        Traceback (most recent call last):
+        ...
+        ValueError: Argument `x` must be a source of at least one batch. Received: x=<an empty Dataset>
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def fail_env(name: str, value, expected: str) -> NoReturn:
+    """Raise the ``ValueError`` for environment variable ``name``, worded as :func:`fail`.
+
+    Example:
+        >>> fail_env("LRBOOK_PROFILE", "fast", "'quick' or 'full'")
+        Traceback (most recent call last):
+        ...
+        ValueError: Environment variable `LRBOOK_PROFILE` must be 'quick' or 'full'. Received: LRBOOK_PROFILE='fast'
     """
     raise ValueError(
-        f"Argument `{name}` must be {expected}. Received: {name}={value!r}"
+        f"Environment variable `{name}` must be {expected}. Received: {name}={value!r}"
     )
 
 
-def check(name: str, value, ok: bool, expected: str):
-    """``value`` if ``ok``, else :func:`fail`.
+def check(name: str, value, ok: bool, expected: str, /, **also):
+    """``value`` if ``ok``, else :func:`fail` (``also`` as there).
 
     Example:
         >>> check("mode", "max", "max" in ("min", "max"), "'min' or 'max'")
         'max'
     """
     if not ok:
-        fail(name, value, expected)
+        fail(name, value, expected, **also)
     return value
 
 
@@ -119,8 +158,12 @@ def positive_real(name: str, value) -> float:
     return float(value)
 
 
-def fraction(name: str, value, *, upper_open: bool = True) -> float:
-    """``value`` as a ``float``, checked to lie in [0, 1) (or [0, 1] without ``upper_open``).
+def fraction(
+    name: str, value, *, upper_open: bool = True, lower_open: bool = False
+) -> float:
+    """``value`` as a ``float``, checked to lie in [0, 1).
+
+    ``upper_open=False`` allows 1, ``lower_open=True`` refuses 0.
 
     Example:
         >>> fraction("sparsity", 1.0, upper_open=False)
@@ -129,15 +172,20 @@ def fraction(name: str, value, *, upper_open: bool = True) -> float:
         Traceback (most recent call last):
         ...
         ValueError: Argument `sparsity` must be a number in [0, 1). Received: sparsity=1.0
+        >>> fraction("confidence", 0.0, lower_open=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: Argument `confidence` must be a number in (0, 1). Received: confidence=0.0
     """
     ok = (
         isinstance(value, (int, float, np.integer, np.floating))
         and not isinstance(value, bool)
-        and 0 <= value
+        and (0 < value if lower_open else 0 <= value)
         and (value < 1 if upper_open else value <= 1)
     )
     if not ok:
-        fail(name, value, f"a number in [0, 1{')' if upper_open else ']'}")
+        interval = f"{'(' if lower_open else '['}0, 1{')' if upper_open else ']'}"
+        fail(name, value, f"a number in {interval}")
     return float(value)
 
 

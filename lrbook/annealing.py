@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from lrbook._validation import fail, one_of
+
 __all__ = [
     "ANNEAL_STRATEGIES",
     "anneal_linear",
@@ -135,11 +137,7 @@ def anneal_phase(strategy, start, end, step, start_step, end_step, xp=np):
     Raises:
         ValueError: if ``strategy`` is unknown.
     """
-    if strategy not in ANNEAL_STRATEGIES:
-        raise ValueError(
-            f"Argument `strategy` must be one of {sorted(ANNEAL_STRATEGIES)}. "
-            f"Received: strategy={strategy!r}"
-        )
+    one_of("strategy", strategy, tuple(sorted(ANNEAL_STRATEGIES)))
     f = ANNEAL_STRATEGIES[strategy]
     length = float(end_step - start_step) or 1.0
     pos = (step - start_step) / length
@@ -183,9 +181,12 @@ def piecewise_anneal(strategy, step, end_steps, values, xp=np):
     """
     end_steps, values = list(end_steps), list(values)
     if not end_steps or len(values) != len(end_steps) + 1:
-        raise ValueError(
-            "Argument `values` must hold one more value than `end_steps` has phases. "
-            f"Received: end_steps={end_steps}, values={values}"
+        fail(
+            "values",
+            values,
+            "one value longer than a non-empty `end_steps` (a value at each phase "
+            "boundary)",
+            end_steps=end_steps,
         )
     starts = [0.0] + end_steps[:-1]
     out = anneal_phase(

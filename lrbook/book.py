@@ -51,6 +51,8 @@ import sys
 import time
 from pathlib import Path
 
+from lrbook._validation import check, fail, fail_env, shown
+
 __all__ = [
     "ROOT",
     "ROOT_ENV",
@@ -93,9 +95,10 @@ def find_root(cwd: Path | None = None) -> Path | None:
     if named:
         path = Path(named).expanduser().resolve()
         if not _is_checkout(path):
-            raise ValueError(
-                f"Environment variable `{ROOT_ENV}` must name the book's checkout (a "
-                f"folder with _toc.yml and notebooks/). Received: {ROOT_ENV}={named!r}"
+            fail_env(
+                ROOT_ENV,
+                named,
+                "the path of the book's checkout (a folder with _toc.yml and notebooks/)",
             )
         return path
     beside = Path(__file__).resolve().parent.parent
@@ -186,10 +189,7 @@ def requirements(device: str = "auto", text: str | None = None) -> str:
         device = os.environ.get("LRBOOK_DEVICE") or (
             "gpu" if has_nvidia_gpu() else "cpu"
         )
-    if device not in ("cpu", "gpu"):
-        raise ValueError(
-            f"Argument `device` must be 'cpu', 'gpu' or 'auto'. Received: device={device!r}"
-        )
+    check("device", device, device in ("cpu", "gpu"), "'cpu', 'gpu' or 'auto'")
     if text is None:
         text = (ROOT / "requirements.txt").read_text()
     if device == "cpu":
@@ -201,8 +201,10 @@ def requirements(device: str = "auto", text: str | None = None) -> str:
             lines[i] = TF_GPU + line[len(TF_CPU) :]
             found = True
     if not found:
-        raise ValueError(
-            f"Argument `text` must pin {TF_CPU}==<version> on a line of its own."
+        fail(
+            "text",
+            shown(f"<{len(lines)} lines, none starting {TF_CPU}==>"),
+            f"requirements that pin {TF_CPU}==<version> on a line of its own",
         )
     return "".join(lines)
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lrbook._validation import check as _check
+from lrbook._validation import fail as _fail
 
 __all__ = [
     "STARTED_PIDS",
@@ -330,9 +331,7 @@ def run_cluster(
     try:
         encoded = json.dumps(kwargs)
     except TypeError as err:
-        raise ValueError(
-            f"Argument `kwargs` must be JSON-serializable. Received: kwargs={kwargs!r}"
-        ) from err
+        _fail("kwargs", kwargs, f"JSON-serializable ({err})")
     _check_cluster_shape(workers, ps)
     package_root = str(Path(__file__).resolve().parent.parent)
     base_env = dict(os.environ)

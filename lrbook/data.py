@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lrbook._validation import integer
+from lrbook._validation import check, fraction, integer, one_of
 
 __all__ = [
     "NAMES",
@@ -156,26 +156,17 @@ def load(
         >>> data.x_train.shape, data.x_val.shape, data.x_test.shape
         ((3200, 40, 1), (800, 40, 1), (1000, 40, 1))
     """
-    if name not in NAMES:
-        raise ValueError(
-            f"Argument `name` must be one of {NAMES}. Received: name={name!r}"
-        )
-    if seed is not None and name != "mnist1d":
-        raise ValueError(
-            f"Argument `seed` must be None for {name!r}, a fixed data set (its splits "
-            f"follow `split_seed`). Received: seed={seed!r}"
-        )
+    one_of("name", name, NAMES)
+    check(
+        "seed",
+        seed,
+        seed is None or name == "mnist1d",
+        f"None for {name!r}, a fixed data set (its splits follow `split_seed`)",
+    )
     split_seed = integer("split_seed", split_seed, low=0)
-    if n_train is not None and (
-        not isinstance(n_train, (int, np.integer)) or n_train <= 0
-    ):
-        raise ValueError(
-            f"Argument `n_train` must be a positive integer. Received: n_train={n_train!r}"
-        )
-    if not 0.0 <= validation_split < 1.0:
-        raise ValueError(
-            f"Argument `validation_split` must be in [0, 1). Received: validation_split={validation_split!r}"
-        )
+    if n_train is not None:
+        integer("n_train", n_train, low=1)
+    fraction("validation_split", validation_split)
 
     if name == "mnist1d":
         data = _load_mnist1d(seed=42 if seed is None else seed, n_train=n_train or 4000)
@@ -186,11 +177,12 @@ def load(
 
     rng = np.random.default_rng(split_seed)
     if n_train is not None and name != "mnist1d":
-        if n_train > len(data.y_train):
-            raise ValueError(
-                f"Argument `n_train` must be at most {len(data.y_train)} for {name!r}. "
-                f"Received: n_train={n_train}"
-            )
+        check(
+            "n_train",
+            n_train,
+            n_train <= len(data.y_train),
+            f"at most {len(data.y_train)} for {name!r}",
+        )
         keep = np.sort(rng.permutation(len(data.y_train))[:n_train])
         data.x_train, data.y_train = data.x_train[keep], data.y_train[keep]
     if validation_split > 0:
@@ -243,10 +235,7 @@ def _mnist1d_arrays(seed: int, n_train: int):
 
 
 def _load_mnist1d(seed: int, n_train: int) -> Dataset:
-    if n_train % 8:
-        raise ValueError(
-            f"Argument `n_train` must be a multiple of 8 for 'mnist1d'. Received: n_train={n_train}"
-        )
+    check("n_train", n_train, n_train % 8 == 0, "a multiple of 8 for 'mnist1d'")
     x, y, xt, yt = (a.copy() for a in _mnist1d_arrays(seed, n_train))
     return Dataset(
         "mnist1d",

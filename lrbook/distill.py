@@ -59,9 +59,7 @@ def _check_settings(temperature, lambda_soft, lambda_hard):
         or isinstance(temperature, bool)
         or not temperature > 0
     ):
-        raise ValueError(
-            f"Argument `temperature` must be a number > 0. Received: temperature={temperature!r}"
-        )
+        fail("temperature", temperature, "a number > 0")
     for name, value in (("lambda_soft", lambda_soft), ("lambda_hard", lambda_hard)):
         if (
             not isinstance(value, (int, float))
@@ -70,10 +68,7 @@ def _check_settings(temperature, lambda_soft, lambda_hard):
         ):
             fail(name, value, "a number >= 0")
     if lambda_soft + lambda_hard == 0:
-        raise ValueError(
-            "Arguments `lambda_soft` and `lambda_hard` must not both be 0. "
-            f"Received: lambda_soft={lambda_soft!r}, lambda_hard={lambda_hard!r}"
-        )
+        fail("lambda_hard", lambda_hard, "> 0 when `lambda_soft` is 0", lambda_soft=0)
 
 
 def temperature_softmax(logits, temperature=1.0, axis=-1):
@@ -105,9 +100,7 @@ def temperature_softmax(logits, temperature=1.0, axis=-1):
         or isinstance(temperature, bool)
         or not temperature > 0
     ):
-        raise ValueError(
-            f"Argument `temperature` must be a number > 0. Received: temperature={temperature!r}"
-        )
+        fail("temperature", temperature, "a number > 0")
     logits = ops.convert_to_tensor(logits, dtype="float32")
     return ops.softmax(logits / temperature, axis=axis)
 
@@ -164,9 +157,11 @@ def _per_sample_loss(
 ):
     _check_settings(temperature, lambda_soft, lambda_hard)
     if y_true is None and lambda_hard > 0:
-        raise ValueError(
-            "Argument `y_true` is needed when `lambda_hard` > 0 (the hard term needs labels). "
-            f"Received: y_true=None, lambda_hard={lambda_hard!r}"
+        fail(
+            "y_true",
+            None,
+            "given when `lambda_hard` > 0 (the hard term needs labels)",
+            lambda_hard=lambda_hard,
         )
     student_logits = ops.cast(ops.convert_to_tensor(student_logits), "float32")
     teacher_logits = ops.stop_gradient(
@@ -226,9 +221,11 @@ def pack_targets(y, teacher_logits):
     y = np.asarray(y).reshape(-1, 1).astype("float32")
     t = np.asarray(teacher_logits, dtype="float32")
     if t.ndim != 2 or len(t) != len(y):
-        raise ValueError(
-            "Argument `teacher_logits` must be 2-D with one row per label. "
-            f"Received: teacher_logits.shape={t.shape}, {len(y)} labels"
+        fail(
+            "teacher_logits.shape",
+            t.shape,
+            "2-D with one row per label",
+            **{"len(y)": len(y)},
         )
     return np.concatenate([y, t], axis=1)
 

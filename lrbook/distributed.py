@@ -307,7 +307,7 @@ def mnist1d_worker(
 
 
 def ps_worker(
-    steps: int = 300,
+    total_steps: int = 300,
     batch_size: int = 64,
     learning_rate: float = 0.05,
     momentum: float = 0.9,
@@ -317,15 +317,15 @@ def ps_worker(
     """The chief of a ``ParameterServerStrategy`` cluster: asynchronous SGD on MNIST-1D.
 
     Run it with ``lrbook.cluster.run_cluster(..., workers=W, ps=P)``. The variables live on the
-    parameter servers; a ``ClusterCoordinator`` schedules ``steps`` training
-    steps on whichever worker is free, and each worker reads the current
+    parameter servers; a ``ClusterCoordinator`` schedules ``total_steps``
+    training steps on whichever worker is free, and each worker reads the current
     variables, computes its gradient and applies it **without waiting for the
     others**. A counter on the parameter server measures each update's
     staleness: how many other updates landed between the moment the worker read
     the counter (before its forward pass) and the moment it applied its own.
 
     Returns:
-        ``{"steps", "seconds", "loss" (every 10th step's batch), "staleness" (per
+        ``{"total_steps", "seconds", "loss" (every 10th step's batch), "staleness" (per
         step), "updates" (the counter's final value: one per update that landed),
         "train_loss" (on the whole training set, before and after), "test_accuracy",
         "workers", "variable_devices"}``.
@@ -333,7 +333,7 @@ def ps_worker(
     Example:
         >>> from lrbook.cluster import run_cluster
         >>> run_cluster("lrbook.distributed:ps_worker", workers=2, ps=1,
-        ...             kwargs={"steps": 200})[0].value["staleness"][:5]   # doctest: +SKIP
+        ...             kwargs={"total_steps": 200})[0].value["staleness"][:5]   # doctest: +SKIP
     """
     from lrbook.env import require_tensorflow
 
@@ -383,7 +383,9 @@ def ps_worker(
 
     loss_before = train_loss()
     t0 = time.perf_counter()
-    remote = [coordinator.schedule(train_step, args=(iterator,)) for _ in range(steps)]
+    remote = [
+        coordinator.schedule(train_step, args=(iterator,)) for _ in range(total_steps)
+    ]
     coordinator.join()
     seconds = time.perf_counter() - t0
     fetched = [r.fetch() for r in remote]
@@ -391,7 +393,7 @@ def ps_worker(
         model(ds.x_test, training=False)
     )  # the chief reads the variables from the ps
     return {
-        "steps": steps,
+        "total_steps": total_steps,
         "seconds": seconds,
         "loss": [float(loss) for loss, _ in fetched[::10]],
         "staleness": [int(st) for _, st in fetched],
@@ -462,19 +464,23 @@ def delayed_gd_threshold(delay: int) -> float:
 
 
 def delayed_gd(
-    curvature: float, lr: float, delay: int, steps: int, x0: float = 1.0
+    curvature: float,
+    learning_rate: float,
+    delay: int,
+    total_steps: int,
+    x0: float = 1.0,
 ) -> np.ndarray:
-    """Simulate ``x[t+1] = x[t] - lr * curvature * x[t - delay]`` (``x[t] = x0`` for ``t <= 0``).
+    """Simulate ``x[t+1] = x[t] - learning_rate * curvature * x[t - delay]`` (``x[t] = x0`` for ``t <= 0``).
 
     Returns:
-        The iterates ``x[0..steps]``.
+        The iterates ``x[0..total_steps]``.
 
     Example:
-        >>> bool(abs(delayed_gd(1.0, 0.9, delay=1, steps=200)[-1]) < 1e-3)   # below the bound 1.0
+        >>> bool(abs(delayed_gd(1.0, 0.9, delay=1, total_steps=200)[-1]) < 1e-3)   # below the bound 1.0
         True
     """
     _check("curvature", curvature, curvature > 0, "> 0")
-    _check("lr", lr, lr > 0, "> 0")
+    lr = _check("learning_rate", learning_rate, learning_rate > 0, "> 0")
     _check(
         "delay",
         delay,
@@ -482,13 +488,13 @@ def delayed_gd(
         "a non-negative integer",
     )
     _check(
-        "steps",
-        steps,
-        isinstance(steps, (int, np.integer)) and steps >= 1,
+        "total_steps",
+        total_steps,
+        isinstance(total_steps, (int, np.integer)) and total_steps >= 1,
         "a positive integer",
     )
-    x = np.full(steps + 1 + delay, float(x0))
-    for t in range(delay, delay + steps):
+    x = np.full(total_steps + 1 + delay, float(x0))
+    for t in range(delay, delay + total_steps):
         x[t + 1] = x[t] - lr * curvature * x[t - delay]
     return x[delay:]
 

@@ -23,7 +23,7 @@ import os
 import platform
 import sys
 
-from lrbook._validation import one_of
+from lrbook._validation import check, fail_env, one_of
 
 __all__ = [
     "BACKENDS",
@@ -68,10 +68,7 @@ def resolve_profile(profile: str | None = None) -> str:
     if profile is None:
         value = os.environ.get(PROFILE_ENV) or "full"
         if value not in PROFILES:
-            raise ValueError(
-                f"Environment variable `{PROFILE_ENV}` must be one of {PROFILES} "
-                f"(or unset: 'full'). Received: {PROFILE_ENV}={value!r}"
-            )
+            fail_env(PROFILE_ENV, value, f"one of {PROFILES} (or unset: 'full')")
         return value
     return one_of("profile", profile, PROFILES)
 
@@ -352,19 +349,18 @@ def mixed_precision_requested(value: bool | None = None) -> bool:
         (True, False)
     """
     if value is not None:
-        if not isinstance(value, bool):
-            raise ValueError(
-                f"Argument `mixed_precision` must be True, False or None. Received: {value!r}"
-            )
-        return value
+        return check(
+            "mixed_precision", value, isinstance(value, bool), "True, False or None"
+        )
     raw = os.environ.get(MIXED_PRECISION_ENV, "").strip().lower()
     if raw in ("", "0", "false", "no", "off"):
         return False
     if raw in ("1", "true", "yes", "on"):
         return True
-    raise ValueError(
-        f"Argument `${MIXED_PRECISION_ENV}` must be 1/0, true/false, yes/no or on/off. "
-        f"Received: {raw!r}"
+    fail_env(
+        MIXED_PRECISION_ENV,
+        os.environ[MIXED_PRECISION_ENV],
+        "1/0, true/false, yes/no or on/off (or unset: off)",
     )
 
 

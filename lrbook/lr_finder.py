@@ -90,6 +90,7 @@ import warnings
 
 import numpy as np
 
+from lrbook._validation import fail, shown
 from lrbook.env import import_keras, quiet_import_tensorflow
 
 keras = import_keras()
@@ -142,9 +143,11 @@ __all__ = [
 def _inner_optimizer(model):
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None:
-        raise ValueError(
-            "Argument `model` must be compiled with the optimizer you will train with "
-            "(the range test sweeps that optimizer's learning rate). Received: a model without an optimizer"
+        fail(
+            "model",
+            shown(f"<{type(model).__name__} without an optimizer>"),
+            "compiled with the optimizer you will train with (the range test "
+            "sweeps that optimizer's learning rate)",
         )
     # A LossScaleOptimizer keeps the learning rate in its inner optimizer.
     return unwrap(optimizer)
@@ -343,43 +346,46 @@ def _iterable_batches(data):
 def _batches(x, y, batch_size, shuffle, seed):
     if _is_batch_source(x):
         if y is not None:
-            raise ValueError(
-                "Argument `y` must be None when `x` is a dataset (it yields (x, y) batches). "
-                f"Received: y of type {type(y).__name__}"
+            fail(
+                "y",
+                shown(f"<{type(y).__name__}>"),
+                "None when `x` is a dataset (it yields (x, y) batches)",
             )
         if batch_size is not None:
-            raise ValueError(
-                "Argument `batch_size` must be None when `x` is a dataset (it is already batched). "
-                f"Received: batch_size={batch_size!r}"
+            fail(
+                "batch_size",
+                batch_size,
+                "None when `x` is a dataset (it is already batched)",
             )
         batches = _iterable_batches(x)
         first = next(batches, None)
         if first is None:
-            raise ValueError(
-                f"Argument `x` must yield at least one batch. Received: an empty {type(x).__name__}"
+            fail(
+                "x",
+                shown(f"<an empty {type(x).__name__}>"),
+                "a source of at least one batch",
             )
         return first, batches
     if y is None:
-        raise ValueError(
-            "Argument `y` must be given when `x` holds arrays. Received: y=None"
-        )
+        fail("y", None, "given when `x` holds arrays")
     if (
         isinstance(batch_size, bool)
         or not isinstance(batch_size, (int, np.integer))
         or batch_size < 1
     ):
-        raise ValueError(
-            f"Argument `batch_size` must be a positive integer when `x` holds arrays. Received: batch_size={batch_size!r}"
-        )
+        fail("batch_size", batch_size, "a positive integer when `x` holds arrays")
     n = _first_dim(x)
     if n == 0:
         shapes = [getattr(a, "shape", None) for a in keras.tree.flatten(x)]
-        raise ValueError(
-            f"Argument `x` must hold at least one sample. Received: x with shapes {shapes}"
+        fail(
+            "x", shown(f"<arrays of shapes {shapes}>"), "arrays of at least one sample"
         )
     if _first_dim(y) != n:
-        raise ValueError(
-            f"Arguments `x` and `y` must hold the same number of samples. Received: {n} and {_first_dim(y)}"
+        fail(
+            "y",
+            shown(f"<{_first_dim(y)} samples>"),
+            "as long as `x`",
+            x=shown(f"<{n} samples>"),
         )
     batches = _array_batches(x, y, int(batch_size), shuffle, seed)
     return next(batches), batches
@@ -782,9 +788,12 @@ def lr_range_test(
         start_lr, end_lr, num_steps, mode, smoothing, stop_factor, loss_source
     )
     if not getattr(model, "compiled", False):
-        raise ValueError(
-            "Argument `model` must be compiled with the optimizer you will train with. "
-            f"Received: an uncompiled model {getattr(model, 'name', model)!r}"
+        fail(
+            "model",
+            shown(
+                f"<uncompiled {type(model).__name__} {getattr(model, 'name', '')!r}>"
+            ),
+            "compiled with the optimizer you will train with",
         )
     _inner_optimizer(model)
     first, batches = _batches(x, y, batch_size, shuffle, seed)
@@ -953,9 +962,11 @@ class LRFinder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         model = self.model
         if int(getattr(model, "steps_per_execution", 1) or 1) != 1:
-            raise ValueError(
-                "The LRFinder callback needs one batch per callback call. "
-                f"Received: a model compiled with steps_per_execution={model.steps_per_execution}"
+            fail(  # compile's argument: the callback needs one batch a call
+                "steps_per_execution",
+                model.steps_per_execution,
+                "1 in the model's compile() for the LRFinder callback (one batch a "
+                "callback call)",
             )
         _inner_optimizer(model)
         if not model.optimizer.built:

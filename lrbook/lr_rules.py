@@ -25,7 +25,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lrbook._validation import positive_real
+from lrbook._validation import (
+    check,
+    fail,
+    fraction,
+    integer,
+    one_of,
+    positive_real,
+    shown,
+)
 
 __all__ = [
     "LOSS_SOURCES",
@@ -65,43 +73,21 @@ def _check_sweep_args(
 ):
     for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
         positive_real(name, value)
-    if start_lr >= end_lr:
-        raise ValueError(
-            f"Argument `start_lr` must be < `end_lr`. Received: start_lr={start_lr}, end_lr={end_lr}"
-        )
-    if (
-        isinstance(num_steps, bool)
-        or not isinstance(num_steps, (int, np.integer))
-        or num_steps < 2
-    ):
-        raise ValueError(
-            f"Argument `num_steps` must be an integer >= 2. Received: num_steps={num_steps!r}"
-        )
-    if mode not in MODES:
-        raise ValueError(
-            f"Argument `mode` must be one of {MODES}. Received: mode={mode!r}"
-        )
-    if (
-        isinstance(smoothing, bool)
-        or not isinstance(smoothing, (int, float, np.floating, np.integer))
-        or not 0.0 <= smoothing < 1.0
-    ):
-        raise ValueError(
-            f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}"
-        )
+    check("start_lr", start_lr, start_lr < end_lr, "< `end_lr`", end_lr=end_lr)
+    integer("num_steps", num_steps, low=2)
+    one_of("mode", mode, MODES)
+    fraction("smoothing", smoothing)
     if stop_factor is not None and (
         isinstance(stop_factor, bool)
         or not isinstance(stop_factor, (int, float, np.floating, np.integer))
         or not stop_factor > 1
     ):
-        raise ValueError(
-            "Argument `stop_factor` must be > 1, or None to stop only on a non-finite loss. "
-            f"Received: stop_factor={stop_factor!r}"
+        fail(
+            "stop_factor",
+            stop_factor,
+            "> 1, or None to stop only on a non-finite loss",
         )
-    if loss_source not in LOSS_SOURCES:
-        raise ValueError(
-            f"Argument `loss_source` must be one of {LOSS_SOURCES}. Received: loss_source={loss_source!r}"
-        )
+    one_of("loss_source", loss_source, LOSS_SOURCES)
 
 
 # --------------------------------------------------------------------------
@@ -149,10 +135,7 @@ def smooth_losses(losses, smoothing: float = 0.98) -> np.ndarray:
         >>> smooth_losses([1.0, 3.0], smoothing=0.5).tolist()  # (0.25 + 1.5) / 0.75
         [1.0, 2.3333333333333335]
     """
-    if not 0.0 <= smoothing < 1.0:
-        raise ValueError(
-            f"Argument `smoothing` must be in [0, 1). Received: smoothing={smoothing!r}"
-        )
+    fraction("smoothing", smoothing)
     out, avg = [], 0.0
     for i, loss in enumerate(np.asarray(losses, dtype=float)):
         avg = smoothing * avg + (1.0 - smoothing) * loss
@@ -211,20 +194,22 @@ def _as_curve(lrs, losses, min_points: int = 2):
     lrs = np.asarray(lrs, dtype=float).ravel()
     losses = np.asarray(losses, dtype=float).ravel()
     if lrs.shape != losses.shape:
-        raise ValueError(
-            f"Arguments `lrs` and `losses` must have the same length. Received: {lrs.size} and {losses.size}"
+        fail(
+            "lrs",
+            shown(f"<{lrs.size} values>"),
+            "as long as `losses`",
+            losses=shown(f"<{losses.size} values>"),
         )
     if lrs.size < min_points:
-        raise ValueError(
-            f"A suggestion needs at least {min_points} points of the curve. Received: {lrs.size} "
-            "(run more steps, or skip fewer points at the ends)"
+        fail(
+            "lrs",
+            lrs.tolist(),
+            f"a curve of at least {min_points} points for a suggestion (run more "
+            "steps, or skip fewer points at the ends)",
         )
-    if (
-        not np.all(np.isfinite(losses))
-        or not np.all(np.isfinite(lrs))
-        or np.any(lrs <= 0)
-    ):
-        raise ValueError("Arguments `lrs` and `losses` must be finite, with lrs > 0.")
+    if not np.all(np.isfinite(lrs)) or np.any(lrs <= 0):
+        fail("lrs", lrs.tolist(), "finite values > 0")
+    check("losses", losses.tolist(), bool(np.all(np.isfinite(losses))), "finite values")
     return lrs, losses
 
 
@@ -282,10 +267,7 @@ def slide(
         >>> slide([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [5.0, 4.0, 3.0, 2.0, 2.0, 2.0], lr_diff=2, thresh=0.1)
         2.0
     """
-    if int(lr_diff) < 1:
-        raise ValueError(
-            f"Argument `lr_diff` must be an integer >= 1. Received: lr_diff={lr_diff!r}"
-        )
+    check("lr_diff", lr_diff, int(lr_diff) >= 1, "an integer >= 1")
     lrs, losses = _as_curve(lrs, losses, min_points=int(lr_diff) + 2)
     g = np.gradient(losses)
     n = losses.size
@@ -347,10 +329,7 @@ def gradient(lrs, losses, *, wrt: str = "lr") -> float:
         >>> gradient([1.0, 2.0, 3.0], [5.0, 4.0, 1.0])  # g = -1, -2, -3
         3.0
     """
-    if wrt not in ("lr", "index"):
-        raise ValueError(
-            f"Argument `wrt` must be 'lr' or 'index'. Received: wrt={wrt!r}"
-        )
+    check("wrt", wrt, wrt in ("lr", "index"), "'lr' or 'index'")
     lrs, losses = _as_curve(lrs, losses)
     g = np.gradient(losses, lrs) if wrt == "lr" else np.gradient(losses)
     return float(lrs[int(np.argmin(g))])
@@ -436,18 +415,12 @@ class LRFinderResult:
         skip_end: int | None = None,
     ):
         """The ``(lrs, smoothed_losses)`` a rule sees: the ends skipped, cut at the first non-finite loss."""
-        if method not in _RULES:
-            raise ValueError(
-                f"Argument `method` must be one of {SUGGESTION_METHODS}. Received: method={method!r}"
-            )
+        check("method", method, method in _RULES, f"one of {SUGGESTION_METHODS}")
         default_begin, default_end = _default_skips(method, self.num_steps)
         begin = default_begin if skip_begin is None else int(skip_begin)
         end = default_end if skip_end is None else int(skip_end)
-        if begin < 0 or end < 0:
-            raise ValueError(
-                f"Arguments `skip_begin` and `skip_end` must be >= 0. Received: skip_begin={skip_begin}, "
-                f"skip_end={skip_end}"
-            )
+        check("skip_begin", skip_begin, begin >= 0, "None or >= 0")
+        check("skip_end", skip_end, end >= 0, "None or >= 0")
         n = len(self.lrs)
         lrs = np.asarray(self.lrs, dtype=float)[begin : max(begin, n - end)]
         losses = np.asarray(self.smoothed_losses, dtype=float)[
@@ -593,17 +566,15 @@ def one_cycle_peak(
         >>> round(one_cycle_peak(r), 4), round(one_cycle_peak([r, r], factor=2), 4)
         (0.0441, 0.0881)
     """
-    if rule not in SUGGESTION_METHODS:
-        raise ValueError(
-            f"Argument `rule` must be one of {SUGGESTION_METHODS}. Received: rule={rule!r}"
-        )
+    one_of("rule", rule, SUGGESTION_METHODS)
     factor = positive_real("factor", factor)
     tests = [results] if isinstance(results, LRFinderResult) else list(results)
-    if not tests:
-        raise ValueError(
-            "Argument `results` must be an LRFinderResult or a non-empty sequence of "
-            f"them. Received: results={results!r}"
-        )
+    check(
+        "results",
+        results,
+        bool(tests),
+        "an LRFinderResult or a non-empty sequence of them",
+    )
     values = []
     for test in tests:
         try:
@@ -613,8 +584,9 @@ def one_cycle_peak(
         if value > 0 and math.isfinite(value):
             values.append(value)
     if not values:
-        raise ValueError(
-            f"Argument `results` must hold a range test with a finite {rule!r} "
-            f"suggestion. Received: results=<{len(tests)} range tests, none finite>"
+        fail(
+            "results",
+            shown(f"<{len(tests)} range tests, none finite>"),
+            f"range tests of which one at least has a finite {rule!r} suggestion",
         )
     return float(factor * np.exp(np.mean(np.log(values))))

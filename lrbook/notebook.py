@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import json
 
+from lrbook._validation import check
+
 __all__ = [
     "GLUED",
     "HEADLINES",
@@ -72,10 +74,7 @@ def glue(name: str, value, *, display: bool = False):
         >>> glue("acc_adam", 0.9123)        # prose: {glue:text}`acc_adam:.3f`
         0.9123
     """
-    if not isinstance(name, str) or not name:
-        raise ValueError(
-            f"Argument `name` must be a non-empty string. Received: name={name!r}"
-        )
+    check("name", name, isinstance(name, str) and bool(name), "a non-empty string")
     if isinstance(value, str) and not isinstance(value, Text):
         value = Text(value)
     elif hasattr(value, "item") and getattr(value, "ndim", None) == 0:
@@ -127,10 +126,7 @@ def headline(label: str, value: str, *, n: int | None = None, note: str = "") ->
         >>> HEADLINES[-1]["value"], HEADLINES[-1]["n"]
         ('Adam: 0.912 ± 0.007', 3)
     """
-    if not label:
-        raise ValueError(
-            f"Argument `label` must be a non-empty string. Received: label={label!r}"
-        )
+    check("label", label, bool(label), "a non-empty string")
     HEADLINES.append(
         {"label": str(label), "value": str(value), "n": n, "note": str(note)}
     )

@@ -29,6 +29,7 @@ Used in: the schedules chapter (one-cycle with cyclical momentum).
 
 from __future__ import annotations
 
+from lrbook._validation import fail
 from lrbook.env import import_keras
 
 import_keras()
@@ -74,11 +75,12 @@ class _ScheduledMomentum:
             if isinstance(value, _Schedule):
                 return None, value
         if callable(value) or isinstance(value, keras.Variable):
-            raise ValueError(
-                f"Argument `{cls._MOMENTUM}` must be a float or a `LearningRateSchedule` of the "
-                "step (e.g. `OneCycle(...).momentum_schedule()`); a callable or a variable "
-                "would not be saved with the model. "
-                f"Received: {cls._MOMENTUM}={value!r}"
+            fail(
+                cls._MOMENTUM,
+                value,
+                "a float or a `LearningRateSchedule` of the step (e.g. "
+                "`OneCycle(...).momentum_schedule()`); a callable or a variable would "
+                "not be saved with the model",
             )
         return value, None
 

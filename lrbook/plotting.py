@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from lrbook._validation import check, shown
+
 __all__ = [
     "book_style",
     "mark_level",
@@ -65,14 +67,8 @@ def plot_curves(
         >>> ax.get_xlabel(), ax.get_yscale()
         ('training time (s)', 'log')
     """
-    if metric not in df:
-        raise ValueError(
-            f"Argument `metric` must be a column of the table. Received: metric={metric!r}"
-        )
-    if band not in ("std", "minmax", None):
-        raise ValueError(
-            f"Argument `band` must be 'std', 'minmax' or None. Received: band={band!r}"
-        )
+    check("metric", metric, metric in df, "a column of the table")
+    check("band", band, band in ("std", "minmax", None), "'std', 'minmax' or None")
     ax = _axes(ax)
     for name in arms if arms is not None else list(dict.fromkeys(df[by])):
         g = df[df[by] == name].groupby(x)[metric]
@@ -166,10 +162,7 @@ def plot_descent_paths(
         ('$w_1$ (λ = 1)', '$w_2$ (λ = 10)', ['lr = 0.15'])
     """
     lam = np.asarray(lam, dtype=float)
-    if lam.shape != (2,):
-        raise ValueError(
-            f"Argument `lam` must hold two eigenvalues. Received: lam={lam.tolist()}"
-        )
+    check("lam", lam.tolist(), lam.shape == (2,), "two eigenvalues")
     ax = _axes(ax)
     g1, g2 = np.meshgrid(np.linspace(*xlim, 200), np.linspace(*ylim, 200))
     f = 0.5 * (lam[0] * g1**2 + lam[1] * g2**2)
@@ -222,11 +215,12 @@ def plot_lr_sweep(
         ('log', 'validation accuracy', ['SGD', 'Adam'])
     """
     for column in (by, lr, score):
-        if column not in table:
-            raise ValueError(
-                f"Argument `table` must have a column {column!r}. "
-                f"Received columns: {list(table.columns)}"
-            )
+        check(
+            "table",
+            shown(f"<a table with columns {list(table.columns)}>"),
+            column in table,
+            f"a table with a column {column!r}",
+        )
     ax = _axes(ax)
     for name in dict.fromkeys(table[by]):
         sub = table[table[by] == name].sort_values(lr)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrbook._validation import fail, fraction, positive_int
+from lrbook._validation import check, fail, fraction, integer, positive_int
 from lrbook.env import import_keras
 
 import_keras()
@@ -71,18 +71,20 @@ def polynomial_sparsity(
     """
     fraction("initial", initial)
     fraction("final", final)
-    if not isinstance(begin_step, (int, np.integer)) or begin_step < 0:
-        raise ValueError(
-            f"Argument `begin_step` must be an integer >= 0. Received: begin_step={begin_step!r}"
-        )
-    if not isinstance(end_step, (int, np.integer)) or end_step <= begin_step:
-        raise ValueError(
-            f"Argument `end_step` must be an integer > begin_step ({begin_step}). Received: end_step={end_step!r}"
-        )
-    if not isinstance(power, (int, float)) or not power > 0:
-        raise ValueError(
-            f"Argument `power` must be a number > 0. Received: power={power!r}"
-        )
+    integer("begin_step", begin_step, low=0)
+    check(
+        "end_step",
+        end_step,
+        isinstance(end_step, (int, np.integer)) and end_step > begin_step,
+        "an integer > `begin_step`",
+        begin_step=begin_step,
+    )
+    check(
+        "power",
+        power,
+        isinstance(power, (int, float)) and power > 0,
+        "a number > 0",
+    )
     pos = min(max((float(step) - begin_step) / (end_step - begin_step), 0.0), 1.0)
     return float(final + (initial - final) * (1.0 - pos) ** power)
 

@@ -34,6 +34,7 @@ import warnings
 
 import numpy as np
 
+from lrbook._validation import fail, integer, shown
 from lrbook.env import require_tensorflow
 
 require_tensorflow("lrbook.quantize (the TFLite converter, tf.lite)")
@@ -87,10 +88,7 @@ def to_tflite(model, representative_inputs=None, *, num_calibration=200):
         >>> TFLiteModel(flat).predict(x[:5]).shape, len(to_tflite(model)) > len(flat)   # float32 is larger
         ((5, 10), True)
     """
-    if not isinstance(num_calibration, (int, np.integer)) or num_calibration < 1:
-        raise ValueError(
-            f"Argument `num_calibration` must be an integer >= 1. Received: num_calibration={num_calibration!r}"
-        )
+    integer("num_calibration", num_calibration, low=1)
     import tensorflow as tf
 
     def configure(converter):
@@ -154,8 +152,12 @@ class TFLiteModel:
 
     def __init__(self, flatbuffer, *, num_threads=1):
         if not isinstance(flatbuffer, (bytes, bytearray)) or not flatbuffer:
-            raise ValueError(
-                f"Argument `flatbuffer` must be non-empty bytes. Received: {type(flatbuffer).__name__}"
+            fail(
+                "flatbuffer",
+                shown(f"<{len(flatbuffer)} bytes>")
+                if isinstance(flatbuffer, (bytes, bytearray))
+                else shown(f"<{type(flatbuffer).__name__}>"),
+                "non-empty bytes",
             )
         self.flatbuffer = bytes(flatbuffer)
         self.interpreter = Interpreter(
@@ -234,10 +236,7 @@ def median_latency_s(predict_one, x_one, *, repeats=200, warmup=10) -> float:
         >>> f"{seconds * 1e6:.1f} microseconds a call"
         '... microseconds a call'
     """
-    if not isinstance(repeats, (int, np.integer)) or repeats < 1:
-        raise ValueError(
-            f"Argument `repeats` must be an integer >= 1. Received: repeats={repeats!r}"
-        )
+    integer("repeats", repeats, low=1)
     for _ in range(warmup):
         predict_one(x_one)
     times = []

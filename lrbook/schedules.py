@@ -124,24 +124,26 @@ def _serialize_fn(owner, name, fn):
             kind = (
                 "a lambda" if fn.__name__ == "<lambda>" else "an unregistered function"
             )
-            raise ValueError(
-                f"{owner} cannot be serialized: its argument `{name}` is {kind}, which a "
-                "saved model could not reload. Define it at module level and decorate it "
-                "with `@keras.saving.register_keras_serializable(package=...)` (or use "
-                "`lrbook.schedules.triangular_scale` / `triangular2_scale`, or the "
-                "Triangular/Triangular2/Exponential subclasses). "
-                f"Received: {name}={fn!r}"
+            _fail(
+                name,
+                fn,
+                f"a registered function for {owner} to be serialized, not {kind}, "
+                "which a saved model could not reload. Define it at module level and "
+                "decorate it with `@keras.saving.register_keras_serializable("
+                "package=...)` (or use `lrbook.schedules.triangular_scale` / "
+                "`triangular2_scale`, or the Triangular/Triangular2/Exponential "
+                "subclasses)",
             )
         return keras.saving.serialize_keras_object(fn)
     if callable(getattr(fn, "get_config", None)) and callable(
         getattr(fn, "from_config", None)
     ):
         return keras.saving.serialize_keras_object(fn)
-    raise ValueError(
-        f"{owner} cannot be serialized: its argument `{name}` must be a registered "
-        "function or a registered Keras-serializable object with `get_config` and "
-        "`from_config`. "
-        f"Received: {name}={fn!r}"
+    _fail(
+        name,
+        fn,
+        "a registered function or a registered Keras-serializable object with "
+        f"`get_config` and `from_config` for {owner} to be serialized",
     )
 
 
@@ -539,10 +541,12 @@ class CyclicalLearningRate(_Schedule):
             "maximal_learning_rate", maximal_learning_rate, low=0.0
         )
         if self.initial_learning_rate == 0 and self.maximal_learning_rate == 0:
-            raise ValueError(  # a cycle between 0 and 0 trains nothing
-                "Arguments `initial_learning_rate` and `maximal_learning_rate` must not "
-                f"both be 0. Received: initial_learning_rate={initial_learning_rate!r}, "
-                f"maximal_learning_rate={maximal_learning_rate!r}"
+            _fail(
+                "maximal_learning_rate",
+                maximal_learning_rate,
+                "> 0 when `initial_learning_rate` is 0 (a cycle between 0 and 0 "
+                "trains nothing)",
+                initial_learning_rate=initial_learning_rate,
             )
         self.step_size = _real("step_size", step_size, low=0.0, low_open=True)
         if not callable(scale_fn):
@@ -746,10 +750,12 @@ def _one_cycle_common(
     total_steps = _integer("total_steps", total_steps, low=1)
     pct_start = _real("pct_start", pct_start, low=0.0, high=1.0)
     if pct_start * total_steps == 1.0:
-        raise ValueError(
-            "Arguments `pct_start` and `total_steps` give a first phase of zero length "
-            "(pct_start * total_steps == 1, on which PyTorch's OneCycleLR divides by zero). "
-            f"Received: pct_start={pct_start}, total_steps={total_steps}"
+        _fail(
+            "pct_start",
+            pct_start,
+            "!= 1 / total_steps, which gives a first phase of zero length (on which "
+            "PyTorch's OneCycleLR divides by zero)",
+            total_steps=total_steps,
         )
     anneal_strategy = _choice(
         "anneal_strategy", anneal_strategy, tuple(annealing.ANNEAL_STRATEGIES)
@@ -1044,10 +1050,12 @@ class OneCycle(_Schedule):
             ValueError: if ``cycle_momentum`` is False.
         """
         if not self.cycle_momentum:
-            raise ValueError(
-                "OneCycle(cycle_momentum=False) leaves momentum to the optimizer (as PyTorch "
-                "does), so it has no momentum schedule: give the optimizer a float momentum. "
-                f"Received: cycle_momentum={self.cycle_momentum}"
+            _fail(
+                "cycle_momentum",
+                self.cycle_momentum,
+                "True for a momentum schedule: OneCycle(cycle_momentum=False) leaves "
+                "momentum to the optimizer (as PyTorch does), so give the optimizer a "
+                "float momentum",
             )
         return OneCycleMomentum(
             self.total_steps,

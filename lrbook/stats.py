@@ -29,6 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lrbook._validation import check, fraction, one_of
+
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
     "NO_DIFFERENCE",
@@ -75,10 +77,7 @@ class Summary:
 
 def _as_array(values, name: str) -> np.ndarray:
     arr = np.asarray(values, dtype=float).ravel()
-    if arr.size == 0:
-        raise ValueError(
-            f"Argument `{name}` must hold at least one value. Received: {values!r}"
-        )
+    check(name, values, arr.size > 0, "a sequence of at least one value")
     return arr
 
 
@@ -142,31 +141,24 @@ class PairedComparison:
 def _check_pairs(a, b, confidence, method):
     a = _as_array(a, "a")
     b = _as_array(b, "b")
-    if a.size != b.size:
-        raise ValueError(
-            "Arguments `a` and `b` must be aligned by seed and have the same length. "
-            f"Received: len(a)={a.size}, len(b)={b.size}"
-        )
-    if a.size < 2:
-        raise ValueError(
-            f"A paired comparison needs at least two pairs. Received: a={a.tolist()}, "
-            f"b={b.tolist()}"
-        )
+    check(
+        "b",
+        b.tolist(),
+        a.size == b.size,
+        "as long as `a` (the two aligned by seed)",
+        a=a.tolist(),
+    )
+    check(
+        "a",
+        a.tolist(),
+        a.size >= 2,
+        "at least two values (a paired comparison needs two pairs)",
+        b=b.tolist(),
+    )
     for name, arr in (("a", a), ("b", b)):
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(
-                f"Argument `{name}` must hold finite values only. Received: "
-                f"{name}={arr.tolist()}"
-            )
-    if method not in _METHODS:
-        raise ValueError(
-            f"Argument `method` must be one of {_METHODS}. Received: method={method!r}"
-        )
-    if not (isinstance(confidence, (int, float)) and 0 < confidence < 1):
-        raise ValueError(
-            "Argument `confidence` must be in (0, 1). Received: "
-            f"confidence={confidence!r}"
-        )
+        check(name, arr.tolist(), bool(np.all(np.isfinite(arr))), "finite values only")
+    one_of("method", method, _METHODS)
+    fraction("confidence", confidence, lower_open=True)
     return a, b
 
 
@@ -334,17 +326,15 @@ def adjust_pvalues(pvalues, method: str = "holm") -> np.ndarray:
         >>> adjust_pvalues([0.01, 0.04, 0.03]).round(3).tolist()
         [0.03, 0.06, 0.06]
     """
-    if method not in _ADJUSTMENTS:
-        raise ValueError(
-            f"Argument `method` must be one of {tuple(_ADJUSTMENTS)}. Received: "
-            f"method={method!r}"
-        )
+    one_of("method", method, tuple(_ADJUSTMENTS))
     p = np.asarray(pvalues, dtype=float).ravel()
     finite = ~np.isnan(p)
-    if np.any((p[finite] < 0) | (p[finite] > 1)):
-        raise ValueError(
-            f"Argument `pvalues` must lie in [0, 1]. Received: pvalues={p.tolist()}"
-        )
+    check(
+        "pvalues",
+        p.tolist(),
+        not np.any((p[finite] < 0) | (p[finite] > 1)),
+        "values in [0, 1] (or NaN)",
+    )
     out = np.full(p.shape, np.nan)
     if finite.any():
         from statsmodels.stats.multitest import multipletests
@@ -437,15 +427,8 @@ def verdict(
         >>> verdict(c, p_adjusted=0.2).label
         'no difference detected at this n'
     """
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
-        raise ValueError(
-            f"Argument `alpha` must be in (0, 1). Received: alpha={alpha!r}"
-        )
-    if adjustment not in _ADJUSTMENT_WORDS:
-        raise ValueError(
-            f"Argument `adjustment` must be one of {tuple(_ADJUSTMENT_WORDS)}. "
-            f"Received: adjustment={adjustment!r}"
-        )
+    fraction("alpha", alpha, lower_open=True)
+    one_of("adjustment", adjustment, tuple(_ADJUSTMENT_WORDS))
     c = comparison
     p = c.p_value if p_adjusted is None else float(p_adjusted)
     if not math.isnan(p) and p < alpha and c.mean_diff != 0:
@@ -516,11 +499,7 @@ def welch_t_test(a, b) -> WelchResult:
     a = _as_array(a, "a")
     b = _as_array(b, "b")
     for name, arr in (("a", a), ("b", b)):
-        if arr.size < 2:
-            raise ValueError(
-                f"Argument `{name}` needs at least two values for a t-test. "
-                f"Received: {arr.tolist()}"
-            )
+        check(name, arr.tolist(), arr.size >= 2, "at least two values for a t-test")
     if np.var(a) == 0 and np.var(b) == 0:
         diff = float(np.mean(a) - np.mean(b))
         if diff == 0:

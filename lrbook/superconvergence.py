@@ -250,7 +250,7 @@ def _sgd_kwargs(weight_decay):
 
 
 def constant_arm(
-    lr: float,
+    learning_rate: float,
     *,
     momentum: float = 0.9,
     weight_decay: float | None = None,
@@ -258,6 +258,7 @@ def constant_arm(
 ) -> Arm:
     """SGD with momentum at a constant learning rate (the baseline a sweep tunes).
 
+    ``learning_rate`` is the optimizer's (Keras's name for it);
     ``weight_decay`` is Keras's optimizer weight decay (``w -= lr * wd * w``
     every step).
 
@@ -268,7 +269,7 @@ def constant_arm(
     """
     from lrbook.training import Arm
 
-    lr = _positive_real("lr", lr)
+    lr = _positive_real("learning_rate", learning_rate)
     return Arm(
         lambda: keras.optimizers.SGD(
             lr, momentum=momentum, **_sgd_kwargs(weight_decay)
@@ -278,7 +279,7 @@ def constant_arm(
 
 
 def step_decay_arm(
-    lr: float,
+    learning_rate: float,
     epochs: int,
     *,
     drops=(0.5, 0.75),
@@ -297,6 +298,7 @@ def step_decay_arm(
     """
     from lrbook.training import Arm
 
+    lr = _positive_real("learning_rate", learning_rate)
     step_decay(0, base_lr=lr, epochs=epochs, drops=drops, factor=factor)  # validates
     drops = tuple(drops)
     return Arm(
@@ -315,7 +317,7 @@ def step_decay_arm(
     )
 
 
-def adam_arm(lr: float = 1e-3, *, batch_size: int | None = None) -> Arm:
+def adam_arm(learning_rate: float = 1e-3, *, batch_size: int | None = None) -> Arm:
     """Adam at a constant learning rate (Keras's default 1e-3: the article's plain "MobileNetV2" arm).
 
     Example:
@@ -324,7 +326,7 @@ def adam_arm(lr: float = 1e-3, *, batch_size: int | None = None) -> Arm:
     """
     from lrbook.training import Arm
 
-    lr = _positive_real("lr", lr)
+    lr = _positive_real("learning_rate", learning_rate)
     return Arm(lambda: keras.optimizers.Adam(lr), batch_size=batch_size)
 
 
@@ -353,7 +355,7 @@ def article_arm(*, batch_size: int | None = None) -> Arm:
 def one_cycle_arm(
     max_lr: float,
     epochs: int,
-    steps: int,
+    steps_per_epoch: int,
     *,
     pct_start: float = 0.3,
     div_factor: float = 25.0,
@@ -366,7 +368,7 @@ def one_cycle_arm(
 ) -> Arm:
     """One-cycle learning rate *and* momentum (Smith & Topin 2017) over a budget of ``epochs``.
 
-    ``lrbook.optimizers.SGD(OneCycle(max_lr, epochs * steps, ...),
+    ``lrbook.optimizers.SGD(OneCycle(max_lr, epochs * steps_per_epoch, ...),
     momentum=schedule.momentum_schedule())``: the learning rate rises from
     ``max_lr / div_factor`` to ``max_lr`` over ``pct_start`` of the updates
     and anneals to ``max_lr / div_factor / final_div_factor``, while the
@@ -374,18 +376,20 @@ def one_cycle_arm(
 
     Args:
         max_lr: the peak learning rate (from the LR range test, say).
-        epochs: the budget; the cycle spans exactly ``epochs * steps`` updates.
-        steps: updates per epoch (:func:`steps_per_epoch`).
+        epochs: the budget; the cycle spans exactly ``epochs * steps_per_epoch``
+            updates (``OneCycle``'s ``total_steps``).
+        steps_per_epoch: updates per epoch (the function
+            :func:`steps_per_epoch` computes it from the data and batch size).
         pct_start, div_factor, final_div_factor, base_momentum, max_momentum:
             as :class:`lrbook.schedules.OneCycle`.
         weight_decay: Keras's optimizer weight decay, or ``None``.
-        batch_size: this arm's batch size (``steps`` must match it).
+        batch_size: this arm's batch size (``steps_per_epoch`` must match it).
         recorder: a :class:`lrbook.callbacks.ScheduleRecorder` to attach (to
             plot the learning rate and momentum that ran), or ``None``. It is
             reset at the start of every run, so it holds the last run's trace.
 
     Example:
-        >>> arm = one_cycle_arm(0.3, epochs=4, steps=50)
+        >>> arm = one_cycle_arm(0.3, epochs=4, steps_per_epoch=50)
         >>> opt = arm.optimizer()
         >>> opt._learning_rate.total_steps, round(float(opt.momentum_schedule(60)), 2)
         (200, 0.85)
@@ -396,10 +400,10 @@ def one_cycle_arm(
 
     max_lr = _positive_real("max_lr", max_lr)
     epochs = _positive_int("epochs", epochs)
-    steps = _positive_int("steps", steps)
+    total_steps = epochs * _positive_int("steps_per_epoch", steps_per_epoch)
     OneCycle(
         max_lr,
-        epochs * steps,
+        total_steps,
         pct_start=pct_start,
         div_factor=div_factor,
         final_div_factor=final_div_factor,
@@ -410,7 +414,7 @@ def one_cycle_arm(
     def make():
         sched = OneCycle(
             max_lr,
-            epochs * steps,
+            total_steps,
             pct_start=pct_start,
             div_factor=div_factor,
             final_div_factor=final_div_factor,
@@ -469,7 +473,7 @@ class RangeTestPeak(NamedTuple):
 
 
 def tune_lr(
-    build,
+    build_model,
     make_arm: Callable,
     lrs,
     data,
@@ -483,8 +487,8 @@ def tune_lr(
     """A learning-rate sweep on the validation split: :func:`lrbook.tuning.tune` over ``lrs``.
 
     Args:
-        build: the model builder.
-        make_arm: ``make_arm(lr) -> Arm`` (e.g. ``constant_arm`` or
+        build_model: the model builder, ``build_model() -> keras.Model``.
+        make_arm: ``make_arm(learning_rate) -> Arm`` (e.g. ``constant_arm`` or
             ``lambda lr: step_decay_arm(lr, epochs)``).
         lrs: the candidate rates.
         data: a :class:`lrbook.data.Dataset` with a validation split.
@@ -516,7 +520,7 @@ def tune_lr(
     if not lrs:
         _fail("lrs", lrs, "at least one learning rate")
     result = tune(
-        build,
+        build_model,
         make_arm,
         lrs,
         data,
@@ -531,7 +535,7 @@ def tune_lr(
 
 
 def range_test_max_lr(
-    build,
+    build_model,
     data,
     *,
     seeds,
@@ -575,8 +579,8 @@ def range_test_max_lr(
     results = []
     for seed in seeds:
         keras.backend.clear_session()
-        weights = initial_weights(build, seed)
-        model = build()
+        weights = initial_weights(build_model, seed)
+        model = build_model()
         model.set_weights(weights)
         compile_classifier(model, keras.optimizers.SGD(0.01, momentum=momentum))
         result = lr_range_test(
@@ -617,7 +621,7 @@ class Family:
             ``builders``.
 
     Example:
-        >>> fam = Family(lambda e: one_cycle_arm(0.3, e, steps=50), per_budget=True)
+        >>> fam = Family(lambda e: one_cycle_arm(0.3, e, steps_per_epoch=50), per_budget=True)
         >>> fam.make(5).epochs
         5
     """

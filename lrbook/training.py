@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lrbook._validation import check, fail, integer
 from lrbook.env import import_keras
 from lrbook.stats import adjust_pvalues, paired_comparison, summarize
 
@@ -55,11 +56,7 @@ def set_seed(seed: int, *, deterministic: bool = False) -> None:
         >>> set_seed(0); a == np.random.rand()
         True
     """
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(
-            f"Argument `seed` must be a non-negative integer. Received: seed={seed!r}"
-        )
-    keras.utils.set_random_seed(int(seed))
+    keras.utils.set_random_seed(integer("seed", seed, low=0))
     if deterministic:
         backend = keras.backend.backend()
         if backend == "tensorflow":
@@ -123,7 +120,8 @@ class Arm:
         callbacks: a zero-argument callable returning a list of callbacks, or ``None``.
         epochs: this arm's epoch budget (default: the experiment's).
         batch_size: this arm's batch size (default: the experiment's).
-        build: a model builder for this arm, taking no arguments. It must give
+        build_model: a model builder for this arm, taking no arguments (the
+            experiment's ``build_model`` when ``None``). It must give
             the same architecture as the experiment's builder (the shared
             initial weights are loaded into it); use it to change, for example,
             dropout rates, which have no weights.
@@ -141,7 +139,7 @@ class Arm:
     callbacks: Callable | None = None
     epochs: int | None = None
     batch_size: int | None = None
-    build: Callable | None = None
+    build_model: Callable | None = None
     compile_kwargs: dict = field(default_factory=dict)
 
 
@@ -221,10 +219,12 @@ def _make_optimizer(spec):
     if isinstance(spec, str):
         return keras.optimizers.get(spec)
     if isinstance(spec, keras.optimizers.Optimizer):
-        raise ValueError(  # noqa: TRY004  (Keras raises ValueError for bad arguments)
-            "Argument `optimizer` of an Arm must be a zero-argument callable returning a new "
-            "optimizer (e.g. `lambda: keras.optimizers.SGD(0.1)`), not an optimizer instance, "
-            f"which would carry its state from one run into the next. Received: {spec!r}"
+        fail(
+            "optimizer",
+            spec,
+            "a zero-argument callable returning a new optimizer (e.g. `lambda: "
+            "keras.optimizers.SGD(0.1)`), not an optimizer instance, which would "
+            "carry its state from one run into the next",
         )
     return spec()
 
@@ -295,29 +295,17 @@ def run_experiment(
 
     from lrbook.models import compile_classifier
 
-    if not arms:
-        raise ValueError(
-            f"Argument `arms` must name at least one arm. Received: arms={arms!r}"
-        )
+    check("arms", arms, bool(arms), "a mapping that names at least one arm")
     for name, arm in arms.items():
-        if not isinstance(arm, Arm):
-            raise ValueError(  # noqa: TRY004  (Keras raises ValueError for bad arguments)
-                f"Argument `arms` must map names to Arm objects. Received: {name!r}: {arm!r}"
-            )
+        check(f"arms[{name!r}]", arm, isinstance(arm, Arm), "an Arm")
     seeds = list(seeds)
-    if not seeds:
-        raise ValueError(
-            f"Argument `seeds` must hold at least one seed. Received: seeds={seeds!r}"
-        )
+    check("seeds", seeds, bool(seeds), "a sequence of at least one seed")
     if steps_per_execution != "auto" and not (
         isinstance(steps_per_execution, (int, np.integer))
         and not isinstance(steps_per_execution, bool)
         and steps_per_execution >= 1
     ):
-        raise ValueError(
-            "Argument `steps_per_execution` must be 'auto' or a positive integer. "
-            f"Received: steps_per_execution={steps_per_execution!r}"
-        )
+        fail("steps_per_execution", steps_per_execution, "'auto' or a positive integer")
 
     rows = []
     bar = tqdm(
@@ -333,7 +321,7 @@ def run_experiment(
             bar.set_postfix_str(f"seed={seed} arm={name}")
             keras.backend.clear_session()
             set_seed(seed)
-            model = (arm.build or build_model)()
+            model = (arm.build_model or build_model)()
             model.set_weights(initial)
             bs = arm.batch_size or batch_size
             arm_callbacks = list(arm.callbacks() if arm.callbacks else [])
@@ -391,10 +379,7 @@ def epochs_to_target(df, target: float, metric: str = "test_accuracy"):
     """
     import pandas as pd
 
-    if metric not in df:
-        raise ValueError(
-            f"Argument `metric` must be a column of the table. Received: metric={metric!r}"
-        )
+    check("metric", metric, metric in df, "a column of the table")
     out = []
     for (arm, seed), g in df.sort_values("epoch").groupby(["arm", "seed"], sort=False):
         hit = g[g[metric] >= target]
@@ -414,10 +399,7 @@ def _at_epoch(df, epoch):
     if epoch is None:
         return df.sort_values("epoch").groupby(["arm", "seed"], sort=False).tail(1)
     at = df[df.epoch == epoch]
-    if at.empty:
-        raise ValueError(
-            f"Argument `epoch` is past every run in the table. Received: epoch={epoch}"
-        )
+    check("epoch", epoch, not at.empty, "an epoch that a run in the table reached")
     return at
 
 
@@ -446,10 +428,7 @@ def paired_values(df, metric: str = "test_accuracy", *, epoch: int | None = None
         >>> list(wide.columns), (wide["one-cycle"] - wide["constant"]).round(3).tolist()
         (['constant', 'one-cycle'], [0.03, 0.01])
     """
-    if metric not in df:
-        raise ValueError(
-            f"Argument `metric` must be a column of the table. Received: metric={metric!r}"
-        )
+    check("metric", metric, metric in df, "a column of the table")
     at = _at_epoch(df, epoch)
     order = list(dict.fromkeys(df.arm))
     wide = at.pivot_table(
@@ -517,16 +496,15 @@ def compare(
 
     from lrbook.stats import verdict
 
-    if metric not in df:
-        raise ValueError(
-            f"Argument `metric` must be a column of the table. Received: metric={metric!r}"
-        )
+    check("metric", metric, metric in df, "a column of the table")
     at = _at_epoch(df, epoch)
     order = list(dict.fromkeys(df.arm))
-    if baseline is not None and baseline not in order:
-        raise ValueError(
-            f"Argument `baseline` must be one of the arms {order}. Received: baseline={baseline!r}"
-        )
+    check(
+        "baseline",
+        baseline,
+        baseline is None or baseline in order,
+        f"None or one of the arms {order}",
+    )
     if higher_is_better is None:
         higher_is_better = "loss" not in metric
     rows = []

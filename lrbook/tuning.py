@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from lrbook._validation import check, fail, one_of, shown
 from lrbook.stats import summarize
 
 __all__ = ["TuningResult", "check_equal_effort", "tune"]
@@ -86,10 +87,7 @@ class TuningResult:
 def _settings(grid):
     """The grid as a list of settings and their labels."""
     if isinstance(grid, Mapping):
-        if not grid:
-            raise ValueError(
-                f"Argument `grid` must name at least one parameter. Received: grid={grid!r}"
-            )
+        check("grid", grid, bool(grid), "a mapping that names at least one parameter")
         names = list(grid)
         for name in names:
             values = grid[name]
@@ -98,10 +96,7 @@ def _settings(grid):
                 or not hasattr(values, "__iter__")
                 or len(list(values)) == 0
             ):
-                raise ValueError(
-                    f"Argument `grid` must map each parameter to a non-empty list of values. "
-                    f"Received: {name}={values!r}"
-                )
+                fail(f"grid[{name!r}]", values, "a non-empty list of values")
         settings = [
             dict(zip(names, combo))
             for combo in itertools.product(*(list(grid[n]) for n in names))
@@ -115,38 +110,30 @@ def _settings(grid):
         ]
         return settings, labels, names
     settings = list(grid)
-    if not settings:
-        raise ValueError(
-            f"Argument `grid` must hold at least one setting. Received: grid={grid!r}"
-        )
+    check("grid", grid, bool(settings), "a sequence of at least one setting")
     labels = [f"{s:g}" if isinstance(s, float) else str(s) for s in settings]
-    if len(set(labels)) != len(labels):
-        raise ValueError(
-            f"Argument `grid` must not repeat a setting. Received: grid={settings!r}"
-        )
+    check("grid", settings, len(set(labels)) == len(labels), "settings without repeats")
     return settings, labels, None
 
 
 def _check_metric(metric: str, data, mode: str) -> str:
-    if not isinstance(metric, str) or not metric:
-        raise ValueError(
-            f"Argument `metric` must be a column name. Received: metric={metric!r}"
-        )
-    if metric.startswith("test_"):
-        raise ValueError(
-            "Argument `metric` must not be computed on the test split: selecting on it would "
-            "make the final comparison read the test set twice. Select on a validation column "
-            f"(e.g. 'val_accuracy'). Received: metric={metric!r}"
-        )
-    if metric.startswith("val_") and getattr(data, "validation_data", None) is None:
-        raise ValueError(
-            f"Argument `data` must have a validation split to select on {metric!r}. "
-            f"Received: data={data!r}"
-        )
-    if mode not in _MODES:
-        raise ValueError(
-            f"Argument `mode` must be one of {_MODES}. Received: mode={mode!r}"
-        )
+    check("metric", metric, isinstance(metric, str) and bool(metric), "a column name")
+    check(
+        "metric",
+        metric,
+        not metric.startswith("test_"),
+        "a column not computed on the test split: selecting on it would make the "
+        "final comparison read the test set twice. Select on a validation column "
+        "(e.g. 'val_accuracy')",
+    )
+    check(
+        "data",
+        data,
+        not metric.startswith("val_")
+        or getattr(data, "validation_data", None) is not None,
+        f"a data set with a validation split to select on {metric!r}",
+    )
+    one_of("mode", mode, _MODES)
     if mode == "auto":
         return "min" if "loss" in metric else "max"
     return mode
@@ -219,16 +206,15 @@ def tune(
     mode = _check_metric(metric, data, mode)
     settings, labels, names = _settings(grid)
     seeds = list(seeds)
-    if not seeds:
-        raise ValueError(
-            f"Argument `seeds` must hold at least one seed. Received: seeds={seeds!r}"
-        )
+    check("seeds", seeds, bool(seeds), "a sequence of at least one seed")
     arms = {}
     for setting, label in zip(settings, labels):
         arm = make_arm(**setting) if names is not None else make_arm(setting)
         if not isinstance(arm, Arm):
-            raise ValueError(  # noqa: TRY004  (Keras raises ValueError for bad arguments)
-                f"Argument `make_arm` must return an lrbook.training.Arm. Received: {arm!r} for {label}"
+            fail(
+                f"make_arm({label})",
+                arm,
+                "an lrbook.training.Arm (what `make_arm` must return)",
             )
         arm.epochs = epochs
         arms[label] = arm
@@ -242,10 +228,9 @@ def tune(
         evaluate_test=False,
         progress=progress,
     )
-    if metric not in runs:
-        raise ValueError(
-            f"Argument `metric` must be a column of the runs {sorted(runs.columns)}. Received: metric={metric!r}"
-        )
+    check(
+        "metric", metric, metric in runs, f"a column of the runs {sorted(runs.columns)}"
+    )
     last = runs[runs.epoch == epochs]
     rows = []
     for setting, label in zip(settings, labels):
@@ -262,9 +247,11 @@ def tune(
     table = table.set_index(names if names is not None else "setting")
     best = settings[int(order[0])]
     if not math.isfinite(score[order[0]]):
-        raise ValueError(
-            f"Argument `grid` has no setting with a finite {metric!r}: every run diverged. "
-            f"Received: grid={grid!r}"
+        fail(
+            "grid",
+            grid,
+            f"a grid with one setting at least whose {metric!r} is finite (here every "
+            "run diverged)",
         )
     return TuningResult(
         best=best, table=table, metric=metric, mode=mode, seeds=seeds, runs=runs
@@ -300,18 +287,21 @@ def check_equal_effort(
     """
     exempt = dict(exempt or {})
     checked = {name: r for name, r in results.items() if name not in exempt}
-    if not checked:
-        raise ValueError(
-            f"Argument `results` must hold at least one arm to check. Received: {list(results)}"
-        )
+    check(
+        "results",
+        shown(f"<arms {list(results)}>"),
+        bool(checked),
+        "a mapping with at least one arm to check (not exempt)",
+    )
     efforts = {name: r.effort for name, r in checked.items()}
     if len(set(efforts.values())) > 1:
         detail = ", ".join(
             f"{n}: {len(r.table)} x {len(r.seeds)} = {r.effort}"
             for n, r in checked.items()
         )
-        raise ValueError(
-            "Argument `results` must give every arm the same tuning effort (grid points x seeds). "
-            f"Received: {detail}"
+        fail(
+            "results",
+            shown(f"<{detail}>"),
+            "tuned with the same effort (grid points x seeds) for every arm",
         )
     return next(iter(efforts.values()))

@@ -192,13 +192,13 @@ def test_linear_warmup():
 def test_value_errors():
     with pytest.raises(
         ValueError,
-        match=r"Argument `strategy` must be one of \['cos', 'linear'\]. "
+        match=r"Argument `strategy` must be one of \('cos', 'linear'\). "
         r"Received: strategy='exp'",
     ):
         annealing.anneal_phase("exp", 0.0, 1.0, 0.5, 0, 1)
     with pytest.raises(
         ValueError,
-        match=r"Argument `values` must hold one more value than `end_steps` "
-        r"has phases. Received: end_steps=\[1, 2\], values=\[0, 1\]",
+        match=r"Argument `values` must be one value longer than a non-empty "
+        r"`end_steps` .*Received: values=\[0, 1\], end_steps=\[1, 2\]",
     ):
         annealing.piecewise_anneal("cos", 0.5, [1, 2], [0, 1])

@@ -98,7 +98,10 @@ def test_requirements_for_a_gpu_swap_only_the_tensorflow_line(monkeypatch):
         match=r"Argument `device` must be 'cpu', 'gpu' or 'auto'. Received: device='tpu'",
     ):
         book.requirements("tpu", text)
-    with pytest.raises(ValueError, match=r"Argument `text` must pin tensorflow-cpu"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `text` must be requirements that pin tensorflow-cpu",
+    ):
         book.requirements("gpu", "keras==3\n")
 
 
@@ -322,8 +325,9 @@ def test_installed_package_finds_the_checkout_from_cwd_or_lrbook_root(tmp_path):
         ["list"], cwd=tmp_path, site=site, extra_env={"LRBOOK_ROOT": str(tmp_path)}
     )
     assert wrong.returncode != 0
-    assert "Environment variable `LRBOOK_ROOT` must name the book's checkout" in (
-        wrong.stderr
+    assert (
+        "Environment variable `LRBOOK_ROOT` must be the path of the book's checkout"
+        in (wrong.stderr)
     )
 
 

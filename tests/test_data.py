@@ -77,12 +77,15 @@ def test_digits_offline():
         ({"name": "mnist"}, "Argument `name` must be one of"),
         (
             {"n_train": 0},
-            "Argument `n_train` must be a positive integer. Received: n_train=0",
+            "Argument `n_train` must be an integer >= 1. Received: n_train=0",
         ),
         ({"n_train": 1001}, "Argument `n_train` must be a multiple of 8"),
         (
             {"validation_split": 1.0},
-            r"Argument `validation_split` must be in \[0, 1\). Received: validation_split=1.0",
+            (
+                r"Argument `validation_split` must be a number in \[0, 1\). "
+                r"Received: validation_split=1.0"
+            ),
         ),
         ({"name": "digits", "n_train": 99999}, "Argument `n_train` must be at most"),
     ],

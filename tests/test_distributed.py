@@ -55,12 +55,21 @@ def test_delay_errors():
         match=r"Argument `delay` must be a non-negative integer. Received: delay=-1",
     ):
         D.delayed_gd_threshold(-1)
-    with pytest.raises(ValueError, match=r"Argument `lr` must be > 0. Received: lr=0"):
+    with pytest.raises(
+        ValueError,
+        match=r"Argument `learning_rate` must be > 0. Received: learning_rate=0",
+    ):
         D.delayed_gd(1.0, 0, 1, 10)
     with pytest.raises(
-        ValueError, match=r"Argument `steps` must be a positive integer"
+        ValueError,
+        match=r"Argument `total_steps` must be a positive integer. Received: total_steps=0",
     ):
-        D.delayed_gd(1.0, 0.1, 1, 0)
+        D.delayed_gd(1.0, 0.1, 1, total_steps=0)
+    # The old names, `lr` and `steps` (total here, per epoch elsewhere), are gone.
+    with pytest.raises(TypeError, match="unexpected keyword argument 'lr'"):
+        D.delayed_gd(1.0, lr=0.1, delay=1, total_steps=10)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'steps'"):
+        D.delayed_gd(1.0, 0.1, delay=1, steps=10)
 
 
 def test_linear_scaling():
@@ -188,7 +197,7 @@ def test_parameter_server_cluster_trains_asynchronously(spawned, workers):
         "lrbook.distributed:ps_worker",
         workers=workers,
         ps=1,
-        kwargs={"steps": steps, "n_train": 512},
+        kwargs={"total_steps": steps, "n_train": 512},
         timeout=240,
     )
     v = result.value

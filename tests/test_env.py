@@ -61,12 +61,14 @@ def test_mixed_precision_switch(monkeypatch):
     monkeypatch.setenv("LRBOOK_MIXED_PRECISION", "maybe")
     with pytest.raises(
         ValueError,
-        match=r"Argument `\$LRBOOK_MIXED_PRECISION` must be 1/0.*Received: 'maybe'",
+        match=r"Environment variable `LRBOOK_MIXED_PRECISION` must be 1/0.*"
+        r"Received: LRBOOK_MIXED_PRECISION='maybe'",
     ):
         env.mixed_precision_requested()
     with pytest.raises(
         ValueError,
-        match=r"Argument `mixed_precision` must be True, False or None. Received: 1",
+        match=r"Argument `mixed_precision` must be True, False or None. "
+        r"Received: mixed_precision=1",
     ):
         env.mixed_precision_requested(1)
     monkeypatch.setenv("LRBOOK_MIXED_PRECISION", "1")

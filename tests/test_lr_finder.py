@@ -1085,11 +1085,11 @@ _X, _Y = _classification_data(n=16)
         ),
         (
             {"smoothing": 1.0},
-            r"Argument `smoothing` must be in \[0, 1\). Received: smoothing=1.0",
+            r"Argument `smoothing` must be a number in \[0, 1\). Received: smoothing=1.0",
         ),
         (
             {"smoothing": -0.1},
-            r"Argument `smoothing` must be in \[0, 1\). Received: smoothing=-0.1",
+            r"Argument `smoothing` must be a number in \[0, 1\). Received: smoothing=-0.1",
         ),
         (
             {"stop_factor": 1.0},
@@ -1121,11 +1121,11 @@ _X, _Y = _classification_data(n=16)
         ),
         (
             {"x": _X[:0], "y": _Y[:0]},
-            r"Argument `x` must hold at least one sample. Received: x with shapes \[\(0, 6\)\]",
+            r"Argument `x` must be arrays of at least one sample. Received: x=<arrays of shapes \[\(0, 6\)\]>",
         ),
         (
             {"y": _Y[:5]},
-            "Arguments `x` and `y` must hold the same number of samples. Received: 16 and 5",
+            "Argument `y` must be as long as `x`. Received: y=<5 samples>, x=<16 samples>",
         ),
         (
             {
@@ -1133,7 +1133,7 @@ _X, _Y = _classification_data(n=16)
                 "y": None,
                 "batch_size": None,
             },
-            "Argument `x` must yield at least one batch. Received: an empty",
+            "Argument `x` must be a source of at least one batch. Received: x=<an empty",
         ),
         (
             {"x": _dataset(_X, _Y, batch_size=4), "y": None},

@@ -51,7 +51,7 @@ def test_plot_descent_paths_makes_a_figure_without_ax():
 
 
 def test_plot_descent_paths_needs_two_eigenvalues():
-    with pytest.raises(ValueError, match=r"must hold two eigenvalues. Received: lam="):
+    with pytest.raises(ValueError, match=r"must be two eigenvalues. Received: lam="):
         plotting.plot_descent_paths({}, [1.0, 2.0, 3.0])
 
 
@@ -75,7 +75,10 @@ def test_plot_lr_sweep_draws_one_line_per_group_sorted_by_learning_rate():
 
 
 def test_plot_lr_sweep_names_a_missing_column():
-    with pytest.raises(ValueError, match=r"must have a column 'lr'. Received columns"):
+    with pytest.raises(
+        ValueError,
+        match=r"must be a table with a column 'lr'. Received: table=<a table with columns",
+    ):
         plotting.plot_lr_sweep(pd.DataFrame({"optimizer": ["a"], "mean": [1.0]}))
 
 

@@ -52,7 +52,10 @@ def test_polynomial_schedule_matches_zhu_gupta():
         ),
         (
             dict(begin_step=10, end_step=10),
-            r"`end_step` must be an integer > begin_step \(10\). Received: end_step=10",
+            (
+                r"`end_step` must be an integer > `begin_step`. "
+                r"Received: end_step=10, begin_step=10"
+            ),
         ),
         (dict(power=0), r"`power` must be a number > 0. Received: power=0"),
     ],

@@ -652,8 +652,9 @@ def test_cyclical_with_a_lambda_trains_but_refuses_get_config():
     )
     with pytest.raises(
         ValueError,
-        match=r"CyclicalLearningRate cannot be serialized: its argument "
-        r"`scale_fn` is a lambda, which a saved model could not reload",
+        match=r"Argument `scale_fn` must be a registered function for "
+        r"CyclicalLearningRate to be serialized, not a lambda, which a saved model "
+        r"could not reload.*Received: scale_fn=<function",
     ):
         clr.get_config()
 
@@ -697,12 +698,16 @@ class _NoConfig:
 @pytest.mark.parametrize(
     "fn,match",
     [
-        (_unregistered_scale, r"its argument `scale_fn` is an unregistered function"),
+        (
+            _unregistered_scale,
+            r"Argument `scale_fn` must be .* not an unregistered function",
+        ),
         (
             _NoConfig(),
             (
-                r"its argument `scale_fn` must be a registered function or a registered Keras-serializable "
-                r"object with `get_config` and `from_config`"
+                r"Argument `scale_fn` must be a registered function or a registered "
+                r"Keras-serializable object with `get_config` and `from_config` for "
+                r"CyclicalLearningRate to be serialized. Received: scale_fn=<"
             ),
         ),
     ],
@@ -952,8 +957,8 @@ ERRORS = [
     ),
     (
         lambda: TriangularCyclicalLearningRate(0, 0.0, 10),
-        r"Arguments `initial_learning_rate` and `maximal_learning_rate` must not both "
-        r"be 0. Received: initial_learning_rate=0, maximal_learning_rate=0.0",
+        r"Argument `maximal_learning_rate` must be > 0 when `initial_learning_rate` "
+        r"is 0 .*Received: maximal_learning_rate=0.0, initial_learning_rate=0",
     ),
     (
         lambda: TriangularCyclicalLearningRate(1e-4, float("nan"), 10),
@@ -975,8 +980,16 @@ ERRORS = [
     (
         lambda: OneCycle(0.1, 10, pct_start=0.1),
         (
-            r"Arguments `pct_start` and `total_steps` give a first phase of zero length .* "
-            r"Received: pct_start=0.1, total_steps=10"
+            r"Argument `pct_start` must be != 1 / total_steps, which gives a first "
+            r"phase of zero length .* Received: pct_start=0.1, total_steps=10"
+        ),
+    ),
+    (
+        lambda: TriangularCyclicalLearningRate(0.0, 0, 5),
+        (
+            r"Argument `maximal_learning_rate` must be > 0 when "
+            r"`initial_learning_rate` is 0 .* "
+            r"Received: maximal_learning_rate=0, initial_learning_rate=0.0"
         ),
     ),
     (

@@ -265,7 +265,7 @@ def test_summary_needs_a_comparison_table():
 
 
 def test_one_cycle_arm_spans_the_budget_and_cycles_momentum():
-    arm = sc.one_cycle_arm(0.4, epochs=3, steps=10, pct_start=0.3)
+    arm = sc.one_cycle_arm(0.4, epochs=3, steps_per_epoch=10, pct_start=0.3)
     opt = arm.optimizer()
     assert arm.epochs == 3 and opt._learning_rate.total_steps == 30
     # peak at step pct_start * total - 1 = 8, as PyTorch's OneCycleLR; momentum at its lowest there
@@ -280,12 +280,18 @@ def test_one_cycle_arm_spans_the_budget_and_cycles_momentum():
     [
         ({"max_lr": 0.0}, "`max_lr` must be a finite number > 0"),
         ({"epochs": 0}, "`epochs` must be an integer >= 1"),
-        ({"steps": 2.5}, "`steps` must be an integer >= 1"),
+        (
+            {"steps_per_epoch": 2.5},
+            (
+                "Argument `steps_per_epoch` must be an integer >= 1. "
+                "Received: steps_per_epoch=2.5"
+            ),
+        ),
         ({"pct_start": 1.5}, "pct_start"),
     ],
 )
 def test_one_cycle_arm_errors(kwargs, message):
-    args = {"max_lr": 0.1, "epochs": 2, "steps": 10, **kwargs}
+    args = {"max_lr": 0.1, "epochs": 2, "steps_per_epoch": 10, **kwargs}
     with pytest.raises(ValueError, match=message):
         sc.one_cycle_arm(**args)
 
@@ -296,10 +302,41 @@ def test_constant_and_adam_arms():
         float(opt.learning_rate.numpy()) == pytest.approx(0.05) and opt.momentum == 0.9
     )
     assert opt.weight_decay == pytest.approx(1e-4)
-    with pytest.raises(ValueError, match="`lr` must be a finite number > 0"):
+    with pytest.raises(
+        ValueError, match="Argument `learning_rate` must be a finite number > 0"
+    ):
         sc.constant_arm(-1.0)
-    with pytest.raises(ValueError, match="`lr` must be a finite number > 0"):
+    with pytest.raises(
+        ValueError, match="Argument `learning_rate` must be a finite number > 0"
+    ):
         sc.adam_arm(0)
+    with pytest.raises(
+        ValueError, match="Argument `learning_rate` must be a finite number > 0"
+    ):
+        sc.step_decay_arm(0, epochs=4)
+
+
+def test_arms_take_keras_vocabulary():
+    """`learning_rate` as Keras's optimizers, `steps_per_epoch` as Keras's fit (issue 22)."""
+    opt = sc.constant_arm(learning_rate=0.05).optimizer()
+    assert float(opt.learning_rate.numpy()) == pytest.approx(0.05)
+    opt = sc.adam_arm(learning_rate=0.01).optimizer()
+    assert float(opt.learning_rate.numpy()) == pytest.approx(0.01)
+    assert sc.step_decay_arm(learning_rate=0.1, epochs=2).epochs == 2
+    arm = sc.one_cycle_arm(max_lr=0.1, epochs=2, steps_per_epoch=5)
+    assert arm.optimizer()._learning_rate.total_steps == 10
+    for old in (
+        lambda: sc.constant_arm(lr=0.05),
+        lambda: sc.adam_arm(lr=0.01),
+        lambda: sc.step_decay_arm(lr=0.1, epochs=2),
+        lambda: sc.one_cycle_arm(0.1, 2, steps=5),
+        lambda: sc.tune_lr(
+            build=None, make_arm=None, lrs=[0.1], data=None, seeds=[0], epochs=1
+        ),
+        lambda: sc.range_test_max_lr(build=None, data=None, seeds=[0]),
+    ):
+        with pytest.raises(TypeError, match="unexpected keyword argument"):
+            old()
 
 
 def test_article_arm_uses_the_articles_constants_per_epoch():

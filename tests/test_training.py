@@ -121,9 +121,12 @@ def test_arm_epochs_and_batch_size_override(tiny):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"arms": {}}, "Argument `arms` must name at least one arm"),
-        ({"arms": {"x": "sgd"}}, "Argument `arms` must map names to Arm objects"),
-        ({"seeds": []}, "Argument `seeds` must hold at least one seed"),
+        ({"arms": {}}, "Argument `arms` must be a mapping that names at least one arm"),
+        (
+            {"arms": {"x": "sgd"}},
+            "Argument `arms\\['x'\\]` must be an Arm. Received: arms\\['x'\\]='sgd'",
+        ),
+        ({"seeds": []}, "Argument `seeds` must be a sequence of at least one seed"),
     ],
 )
 def test_run_experiment_bad_arguments(tiny, kwargs, match):
@@ -158,7 +161,7 @@ def test_set_seed_validates_and_reproduces():
     assert np.random.rand() == a
     with pytest.raises(
         ValueError,
-        match="Argument `seed` must be a non-negative integer. Received: seed=-1",
+        match="Argument `seed` must be an integer >= 0. Received: seed=-1",
     ):
         training.set_seed(-1)
 
@@ -310,9 +313,14 @@ def test_compare_pairs_by_seed_not_by_row_order():
 def test_compare_bad_arguments(table):
     with pytest.raises(ValueError, match="Argument `metric` must be a column"):
         training.compare(table, "nope")
-    with pytest.raises(ValueError, match="Argument `epoch` is past every run"):
+    with pytest.raises(
+        ValueError,
+        match="Argument `epoch` must be an epoch that a run in the table reached",
+    ):
         training.compare(table, epoch=9)
-    with pytest.raises(ValueError, match="Argument `baseline` must be one of the arms"):
+    with pytest.raises(
+        ValueError, match="Argument `baseline` must be None or one of the arms"
+    ):
         training.compare(table, baseline="c")
     with pytest.raises(ValueError, match="Argument `metric` must be a column"):
         training.epochs_to_target(table, 0.5, metric="val")
@@ -405,3 +413,21 @@ def test_steps_per_execution_rejects(tiny, value):
             progress=False,
             steps_per_execution=value,
         )
+
+
+def test_arm_build_model_replaces_the_experiments_builder(tiny):
+    """`Arm(build_model=...)`, named as `run_experiment`'s builder (issue 22)."""
+    calls = []
+
+    def build_other():
+        calls.append(1)
+        return build_tiny()
+
+    arms = {
+        "own": training.Arm("sgd", build_model=build_other),
+        "shared": training.Arm("sgd"),
+    }
+    training.run_experiment(build_tiny, arms, tiny, seeds=[0], epochs=1, progress=False)
+    assert len(calls) == 1  # the "own" arm's model, once for its one seed
+    with pytest.raises(TypeError, match="unexpected keyword argument 'build'"):
+        training.Arm("sgd", build=build_tiny)

@@ -87,16 +87,34 @@ def test_tune_dict_grid_and_loss_metric(tiny):
     [
         (
             {"metric": "test_accuracy"},
-            "must not be computed on the test split.*Received: metric='test_accuracy'",
+            "must be a column not computed on the test split.*Received: metric='test_accuracy'",
         ),
         ({"metric": "test_loss"}, "Received: metric='test_loss'"),
-        ({"grid": []}, "Argument `grid` must hold at least one setting"),
-        ({"grid": [0.1, 0.1]}, "must not repeat a setting"),
-        ({"grid": {}}, "Argument `grid` must name at least one parameter"),
-        ({"grid": {"lr": []}}, "non-empty list of values. Received: lr=\\[\\]"),
-        ({"seeds": []}, "Argument `seeds` must hold at least one seed"),
+        (
+            {"grid": []},
+            "Argument `grid` must be a sequence of at least one setting. Received: grid=\\[\\]",
+        ),
+        ({"grid": [0.1, 0.1]}, "must be settings without repeats"),
+        (
+            {"grid": {}},
+            "Argument `grid` must be a mapping that names at least one parameter",
+        ),
+        (
+            {"grid": {"lr": []}},
+            (
+                "Argument `grid\\['lr'\\]` must be a non-empty list of values. "
+                "Received: grid\\['lr'\\]=\\[\\]"
+            ),
+        ),
+        (
+            {"seeds": []},
+            "Argument `seeds` must be a sequence of at least one seed. Received: seeds=\\[\\]",
+        ),
         ({"mode": "largest"}, "Received: mode='largest'"),
-        ({"make_arm": lambda lr: "sgd"}, "must return an lrbook.training.Arm"),
+        (
+            {"make_arm": lambda lr: "sgd"},
+            r"Argument `make_arm\(0.1\)` must be an lrbook.training.Arm .*Received: make_arm\(0.1\)='sgd'",
+        ),
         ({"metric": "val_nope"}, "must be a column of the runs"),
     ],
 )
@@ -126,13 +144,16 @@ def test_tune_needs_a_validation_split_for_a_validation_metric():
     no_val = data.load("mnist1d", n_train=200)
     assert no_val.validation_data is None
     with pytest.raises(
-        ValueError, match="must have a validation split to select on 'val_accuracy'"
+        ValueError,
+        match="must be a data set with a validation split to select on 'val_accuracy'",
     ):
         tune(build_tiny, sgd_arm, [0.1], no_val, seeds=[0], epochs=1)
 
 
 def test_tune_refuses_when_every_run_diverged(tiny):
-    with pytest.raises(ValueError, match="no setting with a finite 'val_loss'"):
+    with pytest.raises(
+        ValueError, match="one setting at least whose 'val_loss' is finite"
+    ):
         tune(build_tiny, sgd_arm, [1e30], tiny, seeds=[0], epochs=1, metric="val_loss")
 
 
@@ -163,5 +184,7 @@ def test_check_equal_effort():
         )
         == 12
     )
-    with pytest.raises(ValueError, match="at least one arm to check"):
+    with pytest.raises(
+        ValueError, match="at least one arm to check.*Received: results=<arms"
+    ):
         check_equal_effort({"adam": _result(1, 3)}, exempt={"adam": "reason"})

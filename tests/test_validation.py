@@ -122,3 +122,88 @@ def test_docstring_examples():
 
     result = doctest.testmod(v, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_no_module_words_an_argument_error_itself():
+    """Every "Received:" message is built by lrbook._validation (issue 22)."""
+    inline = [
+        f"{path.name}:{number}"
+        for path in sorted(PACKAGE.glob("*.py"))
+        if path.name != "_validation.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "Received:" in line or "raise ValueError(" in line
+    ]
+    allowed = {"lr_finder.py", "pruning.py"}  # model-state errors, not arguments
+    assert [site for site in inline if site.split(":")[0] not in allowed] == []
+
+
+def test_fail_shows_the_other_arguments_it_compared():
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Argument `start_lr` must be < `end_lr`. Received: start_lr=2, end_lr=1"
+        ),
+    ):
+        start_lr, end_lr = 2, 1
+        v.check("start_lr", start_lr, start_lr < end_lr, "< `end_lr`", end_lr=end_lr)
+
+
+def test_shown_describes_a_value_instead_of_its_repr():
+    with pytest.raises(ValueError, match=re.escape("Received: x=<5 samples>")):
+        v.fail("x", v.shown("<5 samples>"), "as long as `y`")
+
+
+def test_fail_env_names_the_variable():
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "Environment variable `LRBOOK_PROFILE` must be one of ('quick', 'full'). "
+            "Received: LRBOOK_PROFILE='fast'"
+        ),
+    ):
+        v.fail_env("LRBOOK_PROFILE", "fast", "one of ('quick', 'full')")
+
+
+def test_fraction_lower_open():
+    assert v.fraction("c", 0.95, lower_open=True) == 0.95
+    with pytest.raises(ValueError, match=_message("c", 0, "a number in (0, 1)")):
+        v.fraction("c", 0, lower_open=True)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: __import__("lrbook.stats").stats.paired_comparison(
+                [1, 2], [1, 3], confidence=0
+            ),
+            "Argument `confidence` must be a number in (0, 1). Received: confidence=0",
+        ),
+        (
+            lambda: __import__("lrbook.tuning").tuning._settings({"lr": []}),
+            (
+                "Argument `grid['lr']` must be a non-empty list of values. "
+                "Received: grid['lr']=[]"
+            ),
+        ),
+        (
+            lambda: __import__("lrbook.lr_rules").lr_rules.minimum([1.0, 2.0], [1.0]),
+            (
+                "Argument `lrs` must be as long as `losses`. "
+                "Received: lrs=<2 values>, losses=<1 values>"
+            ),
+        ),
+        (
+            lambda: __import__("lrbook.pruning").pruning.polynomial_sparsity(
+                0, begin_step=5, end_step=5
+            ),
+            (
+                "Argument `end_step` must be an integer > `begin_step`. "
+                "Received: end_step=5, begin_step=5"
+            ),
+        ),
+    ],
+)
+def test_modules_word_their_errors_through_validation(call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call()
