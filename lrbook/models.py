@@ -13,6 +13,7 @@ builder                                parameters
 ``cnn1d((40, 1), norm="batch")``       12,394
 ``cnn2d((8, 8, 1))`` (digits)          21,386
 ``resnet((32, 32, 3))`` (ResNet-20)    274,042
+``resnet1d((40, 1))`` (depth 8)        29,178
 =====================================  ==========
 """
 
@@ -24,7 +25,15 @@ from lrbook.env import import_keras
 import_keras()
 import keras
 
-__all__ = ["NORMS", "cnn1d", "cnn2d", "compile_classifier", "mlp", "resnet"]
+__all__ = [
+    "NORMS",
+    "cnn1d",
+    "cnn2d",
+    "compile_classifier",
+    "mlp",
+    "resnet",
+    "resnet1d",
+]
 
 #: The output layer always computes in float32, so logits and the loss stay float32 under a
 #: ``mixed_float16`` policy (Keras's mixed-precision guide); under float32 it changes nothing.
@@ -335,10 +344,38 @@ def resnet(
         len(tuple(input_shape)) == 3,
         "(height, width, channels)",
     )
+    return _residual_net(
+        keras.layers.Conv2D,
+        keras.layers.GlobalAveragePooling2D,
+        input_shape,
+        num_classes,
+        depth=depth,
+        width=width,
+        kernel_size=3,
+        norm=norm,
+        groups=groups,
+        name=name,
+    )
+
+
+def _residual_net(
+    conv_layer,
+    pool_layer,
+    input_shape,
+    num_classes,
+    *,
+    depth,
+    width,
+    kernel_size,
+    norm,
+    groups,
+    name,
+):
+    """The body of :func:`resnet` and :func:`resnet1d` (Conv2D or Conv1D)."""
     n = (depth - 2) // 6
 
     def conv(x, channels, kernel, stride, label):
-        x = keras.layers.Conv2D(
+        x = conv_layer(
             channels,
             kernel,
             strides=stride,
@@ -352,7 +389,7 @@ def resnet(
 
     inputs = keras.Input(shape=tuple(input_shape))
     x = keras.layers.Activation("relu", name="stem_act")(
-        conv(inputs, max(1, round(16 * width)), 3, 1, "stem")
+        conv(inputs, max(1, round(16 * width)), kernel_size, 1, "stem")
     )
     for stage, base in enumerate((16, 32, 64)):
         channels = max(1, round(base * width))
@@ -360,18 +397,94 @@ def resnet(
             stride = 2 if stage > 0 and block == 0 else 1
             label = f"s{stage}b{block}"
             y = keras.layers.Activation("relu", name=f"{label}_act1")(
-                conv(x, channels, 3, stride, f"{label}_a")
+                conv(x, channels, kernel_size, stride, f"{label}_a")
             )
-            y = conv(y, channels, 3, 1, f"{label}_b")
+            y = conv(y, channels, kernel_size, 1, f"{label}_b")
             shortcut = (
                 conv(x, channels, 1, stride, f"{label}_proj") if stride == 2 else x
             )
             x = keras.layers.Activation("relu", name=f"{label}_act2")(
                 keras.layers.Add(name=f"{label}_add")([y, shortcut])
             )
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    x = pool_layer(name="pool")(x)
     outputs = keras.layers.Dense(num_classes, dtype=_LOGITS_DTYPE, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def resnet1d(
+    input_shape=(40, 1),
+    num_classes: int = 10,
+    *,
+    depth: int = 8,
+    width: float = 1.0,
+    kernel_size: int = 3,
+    norm: str | None = "batch",
+    groups: int = 8,
+    name: str = "resnet1d",
+) -> keras.Model:
+    """A 1-D version of :func:`resnet` (depth ``6n + 2``) for sequences such as MNIST-1D.
+
+    The same layout as :func:`resnet` with ``Conv1D`` layers of length
+    ``kernel_size``: a stem convolution with 16 channels, three stages of
+    ``n`` basic blocks with 16, 32 and 64 channels (times ``width``), the
+    first block of stages 2 and 3 halving the length with stride 2 and a
+    strided 1x1 projection shortcut, then global average pooling and a dense
+    layer. Depth 8 (one block per stage) is the small default; 20 is
+    ResNet-20's depth.
+
+    Args:
+        input_shape: shape of one input, ``(length, channels)``.
+        num_classes: number of output logits.
+        depth: ``6n + 2`` layers with weights (convolutions and the dense layer).
+        width: multiplier on every stage's channels.
+        kernel_size: length of the (non-shortcut) convolution kernels.
+        norm: normalization after each convolution (see :data:`NORMS`).
+        groups: groups of group normalization (capped at the channel count).
+        name: model name.
+
+    Returns:
+        An uncompiled ``keras.Model`` that outputs logits.
+
+    Raises:
+        ValueError: if an argument is out of range.
+
+    Example:
+        >>> resnet1d().count_params(), resnet1d(depth=20).output_shape
+        (29178, (None, 10))
+
+    Used in: the super-convergence benchmark (``--model resnet1d``).
+    """
+    _validate_common(num_classes, norm, 0.0, width)
+    _check(
+        "depth",
+        depth,
+        isinstance(depth, int) and depth >= 8 and (depth - 2) % 6 == 0,
+        "6n + 2 with n >= 1",
+    )
+    _check(
+        "kernel_size",
+        kernel_size,
+        isinstance(kernel_size, int) and kernel_size >= 1,
+        "an integer >= 1",
+    )
+    _check(
+        "input_shape",
+        input_shape,
+        len(tuple(input_shape)) == 2,
+        "(length, channels)",
+    )
+    return _residual_net(
+        keras.layers.Conv1D,
+        keras.layers.GlobalAveragePooling1D,
+        input_shape,
+        num_classes,
+        depth=depth,
+        width=width,
+        kernel_size=kernel_size,
+        norm=norm,
+        groups=groups,
+        name=name,
+    )
 
 
 def compile_classifier(

@@ -87,3 +87,58 @@ def test_compile_classifier_uses_logits_loss():
 def test_bad_arguments(builder, kwargs, match):
     with pytest.raises(ValueError, match=match):
         builder(**kwargs)
+
+
+def test_resnet1d_parameter_count_by_hand():
+    # depth 8: stem, one basic block per stage (16, 32, 64 channels), batch norm
+    # (4 vectors per convolution, no conv bias); stages 2 and 3 project their shortcut.
+    def conv_bn(k, cin, cout):
+        return conv_params(k, cin, cout, bias=False) + 4 * cout
+
+    expected = (
+        conv_bn(3, 1, 16)
+        + 2 * conv_bn(3, 16, 16)
+        + conv_bn(3, 16, 32)
+        + conv_bn(3, 32, 32)
+        + conv_bn(1, 16, 32)
+        + conv_bn(3, 32, 64)
+        + conv_bn(3, 64, 64)
+        + conv_bn(1, 32, 64)
+        + 64 * 10
+        + 10
+    )
+    assert models.resnet1d((40, 1)).count_params() == expected == 29178
+    assert "29,178" in models.__doc__
+
+
+def test_resnet1d_shapes_and_depth():
+    model = models.resnet1d((40, 1), depth=14, width=0.5, norm=None)
+    out = keras.ops.convert_to_numpy(
+        model(np.random.default_rng(0).normal(size=(3, 40, 1)).astype("float32"))
+    )
+    assert out.shape == (3, 10)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv1D)]
+    # stem + 2 blocks x 3 stages x 2 convs + 2 projections; depth counts stem+blocks+dense
+    assert len(convs) == 1 + 12 + 2
+    assert model.get_layer("stem_conv").filters == 8
+    assert model.get_layer("s2b0_a_conv").strides == (2,)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"depth": 10}, r"Argument `depth` must be 6n \+ 2 with n >= 1"),
+        ({"depth": 2}, r"Argument `depth` must be 6n \+ 2"),
+        ({"kernel_size": 0}, "Argument `kernel_size` must be an integer >= 1"),
+        (
+            {"input_shape": (40,)},
+            r"Argument `input_shape` must be \(length, channels\)",
+        ),
+        ({"norm": "weight"}, "Argument `norm` must be one of"),
+        ({"width": 0}, "Argument `width` must be > 0"),
+        ({"num_classes": 1}, "Argument `num_classes` must be an integer >= 2"),
+    ],
+)
+def test_resnet1d_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        models.resnet1d(**kwargs)
