@@ -21,8 +21,20 @@ Printed (JSON, on stdout, and to ``--json PATH``): per arm ``n``, ``accuracy``
 (mean/std per budget), ``epochs_to_target`` and ``seconds_to_target`` per
 seed, ``wall_s``; at the top ``target``, ``ratio_epochs_to_target`` (median
 epochs to target of the best constant LR / one-cycle's), and
-``p_value_equal_budget`` (Welch, one-cycle vs the best constant LR at the
-longest budget; per budget in ``p_values_by_budget``).
+``p_value_equal_budget`` (paired t-test over seeds, one-cycle vs the best
+constant LR at the longest budget; per budget in ``p_values_by_budget``), and
+``p_value_epochs_to_target``: the paired Wilcoxon signed-rank test
+(:func:`lrbook.stats.paired_comparison`) of the per-seed epochs to target, the
+best constant LR's minus one-cycle's (a seed that never reaches the target
+counts as twice the longest budget). With every difference of one sign the
+exact p cannot go below ``2 ** (1 - n)``: p < 0.01 needs n >= 8 seeds.
+
+Options for the regime: ``--model {cnn1d,resnet1d}`` (``--depth``,
+``--width``), ``--n-train``, ``--batch-size``, ``--weight-decay`` (SGD weight
+decay of the constant and one-cycle arms), ``--budgets`` (a comma list; finer
+budgets such as ``1,2,3,4,6,8,12,16`` resolve a ratio >= 3), ``--sweep``
+(constant LRs), ``--seeds N`` and ``--no-adam``. Unset, each takes the
+profile's value.
 
 Goal from the issue: ratio >= 3 at equal or better final accuracy with
 p < 0.01 (full profile). The benchmark reports what it measures either way.
@@ -65,6 +77,46 @@ PROFILES = {
 }
 
 
+def _ints(text):
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _floats(text):
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def epochs_to_target_test(summary, baseline, method="wilcoxon"):
+    """Paired test of epochs to target, the baseline against the summary's method.
+
+    Per seed, the baseline's epochs minus the method's (same seeds, same initial
+    weights); a seed that never reaches the target within the longest budget
+    counts as twice the longest budget (a censored value: the signs, and so the
+    sign-flip bound, are right; the size of that difference is a stand-in).
+    ``lrbook.stats.paired_comparison`` with ``method`` ("wilcoxon" by default:
+    the differences are small integers with ties). With every difference of the
+    same sign the exact two-sided p cannot go below ``2 ** (1 - n)``.
+    """
+    from lrbook.stats import paired_comparison
+
+    never = 2.0 * summary.budgets[-1]
+    hits = summary.hits
+
+    def epochs(fam):
+        h = hits[hits.family == fam].sort_values("seed").set_index("seed").epochs
+        return h.fillna(never)
+
+    pair = np.column_stack([epochs(baseline), epochs(summary.method)])
+    c = paired_comparison(pair[:, 0], pair[:, 1], method=method)
+    return {
+        "method": method,
+        "n": len(pair),
+        "never_counts_as": never,
+        "differences": [float(x) for x in pair[:, 0] - pair[:, 1]],
+        "mean_diff": float(c.mean_diff),
+        "p_value": float(c.p_value),
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profile", choices=sorted(PROFILES), default="full")
@@ -77,14 +129,68 @@ def main(argv=None):
         default="minimum",
         help="the range-test rule that sets one-cycle's max_lr",
     )
+    parser.add_argument(
+        "--model",
+        choices=["cnn1d", "resnet1d"],
+        default="cnn1d",
+        help="cnn1d(norm='batch') or resnet1d(depth=--depth, width=--width)",
+    )
+    parser.add_argument("--depth", type=int, default=8, help="resnet1d's depth (6n+2)")
+    parser.add_argument("--width", type=float, default=1.0, help="channel multiplier")
+    parser.add_argument("--n-train", type=int, default=None, help="profile's if unset")
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=None,
+        help="SGD weight decay of the constant and one-cycle arms (none if unset)",
+    )
+    parser.add_argument(
+        "--budgets", type=_ints, default=None, help="comma list, e.g. 1,2,3,4,6,8"
+    )
+    parser.add_argument(
+        "--sweep", type=_floats, default=None, help="constant LRs, comma list"
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="number of seeds (0..N-1)"
+    )
+    parser.add_argument(
+        "--no-adam", action="store_true", help="skip the Adam arm (saves time)"
+    )
     args = parser.parse_args(argv)
-    p = PROFILES[args.profile]
+    p = dict(PROFILES[args.profile])
+    if args.n_train is not None:
+        p["n_train"] = args.n_train
+    if args.budgets is not None:
+        p["budgets"] = sorted(args.budgets)
+    if args.sweep is not None:
+        p["sweep"] = args.sweep
+    if args.seeds is not None:
+        p["seeds"] = list(range(args.seeds))
+    wd = args.weight_decay
 
     t_start = time.perf_counter()
     ds = lrdata.load("mnist1d", n_train=p["n_train"], validation_split=0.2, seed=None)
-    build = lambda: sc.set_batch_norm_momentum(
-        models.cnn1d(ds.input_shape, norm="batch"), 0.9
-    )  # noqa: E731
+    if args.model == "cnn1d":
+        model_desc = "cnn1d(norm='batch'), batch-norm momentum 0.9"
+
+        def build():
+            return sc.set_batch_norm_momentum(
+                models.cnn1d(ds.input_shape, norm="batch", width=args.width), 0.9
+            )
+    else:
+        model_desc = (
+            f"resnet1d(depth={args.depth}, width={args.width:g}, norm='batch'), "
+            "batch-norm momentum 0.9"
+        )
+
+        def build():
+            return sc.set_batch_norm_momentum(
+                models.resnet1d(
+                    ds.input_shape, depth=args.depth, width=args.width, norm="batch"
+                ),
+                0.9,
+            )
+
     steps_per_epoch = sc.steps_per_epoch(len(ds.y_train), args.batch_size)
     budgets = p["budgets"]
 
@@ -95,7 +201,7 @@ def main(argv=None):
     t0 = time.perf_counter()
     best_lr, sweep = sc.tune_lr(
         build,
-        sc.constant_arm,
+        lambda lr: sc.constant_arm(lr, weight_decay=wd),
         p["sweep"],
         ds,
         seeds=p["sweep_seeds"],
@@ -121,11 +227,15 @@ def main(argv=None):
     )
     families = {
         "one-cycle": sc.Family(
-            lambda e: sc.one_cycle_arm(max_lr, e, steps_per_epoch), per_budget=True
+            lambda e: sc.one_cycle_arm(max_lr, e, steps_per_epoch, weight_decay=wd),
+            per_budget=True,
         ),
-        "best constant LR": sc.Family(lambda e: sc.constant_arm(best_lr)),
-        "Adam": sc.Family(lambda e: sc.adam_arm()),
+        "best constant LR": sc.Family(
+            lambda e: sc.constant_arm(best_lr, weight_decay=wd)
+        ),
     }
+    if not args.no_adam:
+        families["Adam"] = sc.Family(lambda e: sc.adam_arm())
     t0 = time.perf_counter()
     df = sc.run_comparison(
         {"default": build},
@@ -142,6 +252,7 @@ def main(argv=None):
     target = sc.target_accuracy(final_constant, args.target_fraction)
     summary = sc.summarize_comparison(df, target=target, method="one-cycle")
     d = summary.to_dict()
+    ett = epochs_to_target_test(summary, "best constant LR")
 
     def num(v, digits=6):
         return None if v is None or not np.isfinite(v) else round(float(v), digits)
@@ -152,7 +263,9 @@ def main(argv=None):
         "device": device_name(),
         "versions": versions(),
         "data": repr(ds),
-        "model": "cnn1d(norm='batch'), batch-norm momentum 0.9",
+        "model": model_desc,
+        "n_train": p["n_train"],
+        "weight_decay": wd,
         "batch_size": args.batch_size,
         "budgets": budgets,
         "seeds": p["seeds"],
@@ -160,7 +273,9 @@ def main(argv=None):
         f"({budgets[-1]} epochs)",
         "target": d["target"],
         "ratio_epochs_to_target": num(summary.ratios["best constant LR"], 3),
-        "ratio_epochs_to_target_vs_adam": num(summary.ratios["Adam"], 3),
+        "ratio_epochs_to_target_vs_adam": num(summary.ratios.get("Adam", np.nan), 3),
+        "p_value_epochs_to_target": num(ett["p_value"]),
+        "epochs_to_target_test": ett,
         "ratio_note": "median epochs to target of the baseline / one-cycle's; a seed that never reaches the target "
         "counts as infinitely many; null: the ratio is not finite (see each arm's median)",
         "p_value_equal_budget": num(summary.p_value("best constant LR")),
