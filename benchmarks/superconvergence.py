@@ -39,6 +39,29 @@ profile's value.
 Goal from the issue: ratio >= 3 at equal or better final accuracy with
 p < 0.01 (full profile). The benchmark reports what it measures either way.
 ``--profile quick`` took 69 s and ``full`` 690 s (11.5 min) on 2 CPU cores shared with other jobs.
+
+Regimes tried (2026-12-08)
+--------------------------
+Every run: ``--profile full --model resnet1d`` (depth 8, width 1, batch norm),
+``--no-adam``, no weight decay, 8 seeds, target fraction 0.98, 2 CPU cores
+shared with other jobs (load about 4). Ratio: median epochs to target of the
+best constant LR / one-cycle's; p (epochs): the paired Wilcoxon test of epochs
+to target; p (final): the paired t-test of test accuracy at the longest budget.
+
+* ``--n-train 2000 --batch-size 128 --budgets 1,2,3,4,6,8,12 --sweep
+  0.01,0.03,0.1,0.3``: best constant LR 0.03, one-cycle ``max_lr`` 0.118;
+  stopped by a 420 s time limit in the comparison, no result.
+* ``--n-train 1000 --batch-size 128 --budgets 1,2,3,4,6,8 --sweep
+  0.03,0.1,0.3``: best constant LR 0.3, one-cycle ``max_lr`` 0.107 (the range
+  test's peak below the tuned constant rate); stopped by hand in the comparison
+  (it would not have finished in time), no result.
+* ``--n-train 1000 --batch-size 128 --budgets 1,2,3,4,6 --sweep 0.1,0.3,1.0
+  --max-lr-factor 3``: best constant LR 0.1 (validation 0.761; 0.3: 0.716;
+  1.0: 0.328), one-cycle ``max_lr`` 0.322; target 0.765. One-cycle reached it
+  in none of 8 seeds, the constant rate in 4 (at 6 epochs): ratio undefined
+  (null), p (epochs) 0.125. Final accuracy at 6 epochs: one-cycle 0.585
+  (std 0.068) against 0.781 (std 0.053), difference -0.196, p (final) 0.0005.
+  Wall time 296 s.
 """
 
 from __future__ import annotations
