@@ -42,7 +42,8 @@ p < 0.01 (full profile). The benchmark reports what it measures either way.
 
 Regimes tried (2026-12-08)
 --------------------------
-Every run: ``--profile full --model resnet1d`` (depth 8, width 1, batch norm),
+Every run (unless noted): ``--profile full --model resnet1d`` (depth 8, width 1,
+batch norm),
 ``--no-adam``, no weight decay, 8 seeds, target fraction 0.98, 2 CPU cores
 shared with other jobs (load about 4). Ratio: median epochs to target of the
 best constant LR / one-cycle's; p (epochs): the paired Wilcoxon test of epochs
@@ -68,13 +69,20 @@ to target; p (final): the paired t-test of test accuracy at the longest budget.
   (null), p (epochs) 0.625. Mean test accuracy at budgets 1, 2, 3, 4, 6:
   one-cycle 0.155, 0.264, 0.387, 0.540, 0.729; constant 0.208, 0.324, 0.480,
   0.638, 0.781 (final difference -0.052, p (final) 0.068). Wall time 313 s.
+* ``--model cnn1d --n-train 1000 --batch-size 128 --budgets 1,2,4,8 --sweep
+  0.1,0.3``, factor 1: best constant LR 0.1 (validation 0.682; 0.3: 0.667),
+  one-cycle ``max_lr`` 0.0385; target 0.714. One-cycle reached it in 4 of 8
+  seeds, the constant rate in 5 (all at 8 epochs): printed ratio 0.0 (one-cycle's
+  median is "never"), p (epochs) 1.0. Mean test accuracy at budgets 1, 2, 4, 8:
+  one-cycle 0.218, 0.305, 0.479, 0.708; constant 0.250, 0.297, 0.581, 0.729
+  (final difference -0.021, p (final) 0.32). Wall time 129 s.
 
-No regime with a ratio >= 3 was found among these: at 1,000 examples and 6
-epochs both arms are still climbing at the last budget, and one-cycle trails
-the tuned constant rate at every budget. Not tried for lack of time: more
+No regime with a ratio >= 3 was found among these: at 1,000 examples and 6 to
+8 epochs both arms are still climbing at the last budget, and one-cycle trails
+the tuned constant rate at every budget but one (cnn1d at 2 epochs: 0.305
+against 0.297). Wall times are the printed ``total_wall_s``. Not tried for lack of time: more
 epochs (the runs above already take about 5 minutes each on the shared
-cores), weight decay, other depths and batch sizes, the ``cnn1d`` model with
-finer budgets.
+cores), weight decay, other depths and batch sizes, budgets past 8 epochs.
 """
 
 from __future__ import annotations
