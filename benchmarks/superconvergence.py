@@ -80,7 +80,8 @@ to target; p (final): the paired t-test of test accuracy at the longest budget.
 No regime with a ratio >= 3 was found among these: at 1,000 examples and 6 to
 8 epochs both arms are still climbing at the last budget, and one-cycle trails
 the tuned constant rate at every budget but one (cnn1d at 2 epochs: 0.305
-against 0.297). Wall times are the printed ``total_wall_s``. Not tried for lack of time: more
+against 0.297). Wall times are the printed ``total_wall_s``. Not tried for
+lack of time: more
 epochs (the runs above already take about 5 minutes each on the shared
 cores), weight decay, other depths and batch sizes, budgets past 8 epochs.
 """
