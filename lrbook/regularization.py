@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 _SCALINGS = ("inverted", "inference")
-_RULES = ("keras", "seed")
+_RULES = ("keras", "cumulative", "seed")  # "seed": the old name of "cumulative"
 
 
 def dropout_forward(
@@ -209,7 +209,8 @@ def early_stopping_epoch(
       the last improvement on the **best** value so far (by more than
       ``min_delta``); it is reset by every improvement, and training stops at the
       first epoch where it reaches ``patience``.
-    - ``"seed"`` (the rule of the exam article the book grew from): count every epoch whose value is not
+    - ``"cumulative"`` (the rule of the exam article the book grew from; ``"seed"``
+      is its old name, still accepted): count every epoch whose value is not
       better than the **previous** epoch's, never reset, and stop once the count
       *exceeds* ``patience``.
 
@@ -219,7 +220,7 @@ def early_stopping_epoch(
     Args:
         values: the monitored metric per epoch (e.g. ``val_loss``).
         patience: the rule's threshold, a non-negative integer.
-        rule: ``"keras"`` or ``"seed"``.
+        rule: ``"keras"`` or ``"cumulative"`` (``"seed"``: the same).
         mode: ``"min"`` (a loss) or ``"max"`` (an accuracy).
         min_delta: smallest change that counts as an improvement.
 
@@ -235,7 +236,7 @@ def early_stopping_epoch(
         >>> losses = [1.0, 0.8, 0.9, 0.7, 0.75, 0.72, 0.71, 0.9]
         >>> early_stopping_epoch(losses, patience=2)            # 0.7 at epoch 4, then 2 without
         (6, 4)
-        >>> early_stopping_epoch(losses, patience=2, rule="seed")  # rises at epochs 3, 5, 8
+        >>> early_stopping_epoch(losses, patience=2, rule="cumulative")  # worse at 3, 5, 8
         (8, 4)
 
     Used in: the regularization chapter (checked against ``keras.callbacks.EarlyStopping``).

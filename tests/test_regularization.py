@@ -342,3 +342,12 @@ def test_module_is_registered():
 
     assert "regularization" in lrbook._SUBMODULES
     assert lrbook.regularization is regularization
+
+
+def test_cumulative_is_the_article_rule_under_its_new_name():
+    values = [1.0, 0.8, 0.9, 0.7, 0.75, 0.72, 0.71, 0.9]
+    for patience in (0, 1, 2, 3):
+        assert early_stopping_epoch(
+            values, patience, rule="cumulative"
+        ) == early_stopping_epoch(values, patience, rule="seed")
+    assert early_stopping_epoch(values, 2, rule="cumulative") == (8, 4)
