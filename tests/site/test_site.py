@@ -217,6 +217,7 @@ EXERCISE_PAGES = [
     "notebooks/02_schedules",
     "notebooks/03_lr_finder",
     "notebooks/04_superconvergence",
+    "notebooks/05_regularization",
     "notebooks/07_distillation_compression",
     "notebooks/08_scaling_out",
 ]
