@@ -218,6 +218,7 @@ EXERCISE_PAGES = [
     "notebooks/03_lr_finder",
     "notebooks/04_superconvergence",
     "notebooks/05_regularization",
+    "notebooks/06_hyperparameter_search",
     "notebooks/07_distillation_compression",
     "notebooks/08_scaling_out",
 ]
