@@ -16,8 +16,6 @@ import math
 import numbers
 from typing import NoReturn
 
-import numpy as np
-
 
 def fail(name: str, value, expected: str, /, **also) -> NoReturn:
     """Raise the ``ValueError`` for argument ``name``.
@@ -122,6 +120,7 @@ def integer(name: str, value, *, low: int | None = None) -> int:
     """``value`` as an ``int``, checked to be an integer (not a bool) ``>= low``.
 
     Example:
+        >>> import numpy as np
         >>> integer("steps", np.int64(3), low=1)
         3
     """
@@ -150,7 +149,7 @@ def positive_real(name: str, value) -> float:
     """
     if (
         isinstance(value, bool)
-        or not isinstance(value, (int, float, np.number))
+        or not isinstance(value, (int, float, numbers.Number))
         or not value > 0
         or not math.isfinite(value)
     ):
@@ -178,7 +177,7 @@ def fraction(
         ValueError: Argument `confidence` must be a number in (0, 1). Received: confidence=0.0
     """
     ok = (
-        isinstance(value, (int, float, np.integer, np.floating))
+        isinstance(value, (numbers.Integral, numbers.Real))
         and not isinstance(value, bool)
         and (0 < value if lower_open else 0 <= value)
         and (value < 1 if upper_open else value <= 1)

@@ -344,3 +344,20 @@ def test_book_sh_test_builds_the_site_then_points_the_browser_tests_at_it():
     assert "--ignore=tests/site" in lines[unit]
     assert unit < build < site
     assert lines[site].startswith("LRBOOK_SITE=_build/html ")
+
+
+def test_requirements_command_runs_before_numpy_is_installed():
+    """book.sh calls `python -m lrbook.book requirements` in a bare venv: no numpy yet."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, runpy; sys.modules['numpy'] = None; "
+        "sys.argv = ['lrbook.book', 'requirements', '--device', 'cpu']; "
+        "runpy.run_module('lrbook.book', run_name='__main__')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    assert "tensorflow" in out.stdout
