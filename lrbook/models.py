@@ -331,13 +331,7 @@ def resnet(
 
     Used in: the super-convergence chapter (its CIFAR-10 variant).
     """
-    _validate_common(num_classes, norm, 0.0, width)
-    _check(
-        "depth",
-        depth,
-        isinstance(depth, int) and depth >= 8 and (depth - 2) % 6 == 0,
-        "6n + 2 with n >= 1",
-    )
+    _validate_residual(num_classes, norm, width, depth)
     _check(
         "input_shape",
         input_shape,
@@ -355,6 +349,17 @@ def resnet(
         norm=norm,
         groups=groups,
         name=name,
+    )
+
+
+def _validate_residual(num_classes, norm, width, depth):
+    """The checks :func:`resnet` and :func:`resnet1d` share (depth = 6n + 2)."""
+    _validate_common(num_classes, norm, 0.0, width)
+    _check(
+        "depth",
+        depth,
+        isinstance(depth, int) and depth >= 8 and (depth - 2) % 6 == 0,
+        "6n + 2 with n >= 1",
     )
 
 
@@ -454,13 +459,7 @@ def resnet1d(
 
     Used in: the super-convergence benchmark (``--model resnet1d``).
     """
-    _validate_common(num_classes, norm, 0.0, width)
-    _check(
-        "depth",
-        depth,
-        isinstance(depth, int) and depth >= 8 and (depth - 2) % 6 == 0,
-        "6n + 2 with n >= 1",
-    )
+    _validate_residual(num_classes, norm, width, depth)
     _check(
         "kernel_size",
         kernel_size,
