@@ -149,7 +149,7 @@ def positive_real(name: str, value) -> float:
     """
     if (
         isinstance(value, bool)
-        or not isinstance(value, (int, float, numbers.Number))
+        or not isinstance(value, numbers.Real)
         or not value > 0
         or not math.isfinite(value)
     ):
